@@ -1,0 +1,105 @@
+// The daemon's life: options, checks, mount, serve, unmount. Errors before the
+// mount are one line on stderr and a non-zero exit.
+#include <fuse_lowlevel.h>
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <memory>
+#include <system_error>
+
+#include "fs/filesystem.h"
+#include "fs/logging.h"
+#include "fs/mirrorfs.h"
+#include "fs/options.h"
+#include "fs/paths.h"
+#include "mirror/replicator.h"
+
+namespace mirrorfs {
+namespace {
+
+// Every inode the kernel knows holds a descriptor: allow as many as we may.
+void raise_fd_limit() {
+  struct rlimit lim;
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  rlim_t want = 1 << 20;
+  struct rlimit raised{want, want};
+  if (setrlimit(RLIMIT_NOFILE, &raised) == 0) return;
+  lim.rlim_cur = lim.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &lim);
+}
+
+struct ArgsGuard {
+  fuse_args args{};
+  ~ArgsGuard() { fuse_opt_free_args(&args); }
+};
+
+int serve(fuse_session* se, const MountOptions& options) {
+  if (options.single_thread) return fuse_session_loop(se);
+  std::unique_ptr<fuse_loop_config, decltype(&fuse_loop_cfg_destroy)> config(
+      fuse_loop_cfg_create(), &fuse_loop_cfg_destroy);
+  fuse_loop_cfg_set_clone_fd(config.get(), options.clone_fd ? 1 : 0);
+  fuse_loop_cfg_set_idle_threads(config.get(), options.max_idle_threads);
+  fuse_loop_cfg_set_max_threads(config.get(), options.max_threads);
+  return fuse_session_loop_mt(se, config.get());
+}
+
+}  // namespace
+
+int run(int argc, char** argv) {
+  MountOptions options;
+  ArgsGuard guard;
+  try {
+    ParseResult parsed = parse_options(argc, argv, options, guard.args);
+    if (parsed != ParseResult::run) return 0;
+    check_paths(options.backing, options.mountpoint);
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "mirrorfs: %s\n", e.what());
+    return 1;
+  }
+  // Modes arrive from the kernel with the caller's umask already applied.
+  umask(0);
+  raise_fd_limit();
+  start_logging(options);
+
+  std::unique_ptr<mirror::Replicator> replicator = mirror::make_local_only_replicator();
+  std::unique_ptr<Filesystem> fs;
+  try {
+    fs = std::make_unique<Filesystem>(options, *replicator);
+  } catch (const std::system_error& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+
+  fuse_session* se =
+      fuse_session_new(&guard.args, &Filesystem::operations(), sizeof(fuse_lowlevel_ops), fs.get());
+  if (se == nullptr) {
+    spdlog::error("cannot start the FUSE session (bad -o option? see --help)");
+    return 1;
+  }
+  std::unique_ptr<fuse_session, decltype(&fuse_session_destroy)> session(se, &fuse_session_destroy);
+  if (fuse_set_signal_handlers(se) != 0) {
+    spdlog::error("cannot install signal handlers");
+    return 1;
+  }
+  if (fuse_session_mount(se, options.mountpoint.c_str()) != 0) {
+    spdlog::error("cannot mount at {}", options.mountpoint);
+    fuse_remove_signal_handlers(se);
+    return 1;
+  }
+  spdlog::info("mounted {} at {} ({})", options.backing, options.mountpoint,
+               replicator->describe());
+  fuse_daemonize(options.foreground ? 1 : 0);
+  if (!options.foreground) switch_to_background_logging(options);
+
+  int status = serve(se, options);
+  fuse_session_unmount(se);
+  fuse_remove_signal_handlers(se);
+  replicator->stop();
+  spdlog::info("unmounted {} ({} inodes known at the end)", options.mountpoint, fs->inodes().size());
+  spdlog::shutdown();
+  return status == 0 ? 0 : 1;
+}
+
+}  // namespace mirrorfs

@@ -1,0 +1,40 @@
+// The seam between the file system and mirroring. The file system applies a
+// mutation to the backing directory first, then hands its description to the
+// volume's Replicator, and answers the application with what replicate()
+// returns.
+#pragma once
+
+#include <memory>
+
+#include "mirror/request.h"
+
+namespace mirror {
+
+class Replicator {
+ public:
+  virtual ~Replicator() = default;
+  Replicator() = default;
+  Replicator(const Replicator&) = delete;
+  Replicator& operator=(const Replicator&) = delete;
+
+  // Called after the local change succeeded, from any FUSE worker thread.
+  // Returns 0, or a positive errno the application should see (sync mode: the
+  // mirror failed to store the change). May block, as the mode requires.
+  virtual int replicate(const MirrorRequest& request) = 0;
+
+  // False when requests are applied locally only: lets the file system skip
+  // work no one needs, like reading back the bytes of a copy_file_range.
+  virtual bool mirrors() const = 0;
+
+  // A line for logs and status: what this replicator does with requests.
+  virtual const char* describe() const = 0;
+
+  // Stops any threads; replicate() must not be called afterwards.
+  virtual void stop() {}
+};
+
+// The replicator of a volume with no peer: every change is applied locally
+// only, and replicate() always succeeds.
+std::unique_ptr<Replicator> make_local_only_replicator();
+
+}  // namespace mirror

@@ -1,0 +1,3 @@
+#include "fs/inode_table.h"
+
+#include <gtest/gtest.h>

@@ -1,0 +1,3 @@
+#include "fs/options.h"
+
+#include <gtest/gtest.h>

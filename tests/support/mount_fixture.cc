@@ -1,0 +1,126 @@
+#include "tests/support/mount_fixture.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace testing_support {
+
+bool is_mounted(const std::string& path) {
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string id, parent, devno, root, mnt;
+    fields >> id >> parent >> devno >> root >> mnt;
+    if (mnt == path) return true;
+  }
+  return false;
+}
+
+bool fuse_available(std::string* why) {
+  if (access("/dev/fuse", R_OK | W_OK) != 0) {
+    *why = "/dev/fuse is not usable here: " + std::string(strerror(errno));
+    return false;
+  }
+  if (access(MIRRORFS_BIN, X_OK) != 0) {
+    *why = std::string("mirrorfs binary missing: ") + MIRRORFS_BIN;
+    return false;
+  }
+  return true;
+}
+
+MirrorfsProcess::MirrorfsProcess(std::string backing, std::string mountpoint,
+                                 std::vector<std::string> options, std::string log_path)
+    : mountpoint_(std::move(mountpoint)), log_path_(std::move(log_path)) {
+  std::string opts = "auto_unmount";
+  for (const auto& o : options) opts += "," + o;
+  std::vector<std::string> argv = {MIRRORFS_BIN, backing, mountpoint_, "-f", "-o", opts};
+  pid_ = fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    int log = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    dup2(log, 1);
+    dup2(log, 2);
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  bool up = wait_until([&] { return is_mounted(mountpoint_) || poll_exit() != -1; }, 10s);
+  if (!up || !is_mounted(mountpoint_)) {
+    stop();
+    throw std::runtime_error("mirrorfs did not mount " + mountpoint_ + "; its output:\n" + log());
+  }
+}
+
+MirrorfsProcess::~MirrorfsProcess() { stop(); }
+
+int MirrorfsProcess::poll_exit() {
+  if (status_ != -1 || pid_ <= 0) return status_;
+  int st;
+  if (waitpid(pid_, &st, WNOHANG) == pid_) {
+    status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  }
+  return status_;
+}
+
+void MirrorfsProcess::signal(int sig) {
+  if (poll_exit() == -1) kill(pid_, sig);
+}
+
+int MirrorfsProcess::stop() {
+  if (poll_exit() == -1) {
+    if (is_mounted(mountpoint_)) {
+      auto r = run_command({"fusermount3", "-u", mountpoint_}, 10s);
+      if (r.exit_code != 0) run_command({"fusermount3", "-uz", mountpoint_}, 10s);
+    }
+    if (!wait_until([&] { return poll_exit() != -1; }, 10s)) {
+      kill(pid_, SIGKILL);
+      wait_until([&] { return poll_exit() != -1; }, 10s);
+    }
+  }
+  // A daemon that died leaves a dead mount unless auto_unmount removed it.
+  if (is_mounted(mountpoint_)) run_command({"fusermount3", "-uz", mountpoint_}, 10s);
+  return status_;
+}
+
+std::string MirrorfsProcess::log() const {
+  std::ifstream in(log_path_);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void MountedTest::SetUp() {
+  std::string why;
+  if (!fuse_available(&why)) GTEST_SKIP() << why;
+  tmp = std::make_unique<TempDir>();
+  backing = tmp->sub("backing");
+  mnt = tmp->sub("mnt");
+  native = tmp->sub("native");
+  for (const auto& d : {backing, mnt, native}) ASSERT_EQ(mkdir(d.c_str(), 0755), 0) << d;
+  daemon = std::make_unique<MirrorfsProcess>(backing, mnt, mount_options(), tmp->sub("mirrorfs.log"));
+}
+
+void MountedTest::TearDown() {
+  if (daemon) {
+    daemon->stop();
+    EXPECT_FALSE(is_mounted(mnt)) << "mount left behind at " << mnt;
+    if (HasFailure()) std::cerr << "mirrorfs output:\n" << daemon->log();
+  }
+  daemon.reset();
+  tmp.reset();
+}
+
+}  // namespace testing_support

@@ -1,0 +1,73 @@
+// A real mirrorfs mount for integration tests: the daemon runs in the
+// foreground as a child, mounted in a fresh temporary directory, and is
+// unmounted and stopped whatever the test's outcome. If the test process
+// dies, the daemon gets SIGTERM (PR_SET_PDEATHSIG) and auto_unmount removes
+// the mount even if the daemon is killed.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
+
+namespace testing_support {
+
+class MirrorfsProcess {
+ public:
+  // Starts `mirrorfs backing mountpoint -f -o auto_unmount[,options]` and
+  // waits until the mount is there; throws with the daemon's output if not.
+  MirrorfsProcess(std::string backing, std::string mountpoint, std::vector<std::string> options,
+                  std::string log_path);
+  ~MirrorfsProcess();
+  MirrorfsProcess(const MirrorfsProcess&) = delete;
+  MirrorfsProcess& operator=(const MirrorfsProcess&) = delete;
+
+  pid_t pid() const { return pid_; }
+  // Unmounts (fusermount3 -u, lazily if busy) and waits for the daemon;
+  // returns its exit status. Idempotent.
+  int stop();
+  // Sends a signal; the caller decides what to wait for.
+  void signal(int sig);
+  // Reaps the daemon if it has exited; returns its status or -1 if running.
+  int poll_exit();
+  std::string log() const;
+
+ private:
+  std::string mountpoint_;
+  std::string log_path_;
+  pid_t pid_ = -1;
+  int status_ = -1;
+};
+
+bool is_mounted(const std::string& path);
+
+// A test with a fresh mirrorfs mount: `mnt` is the mount point, `backing` its
+// backing directory, `native` a plain directory beside them for comparing
+// behaviour.
+class MountedTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+  // Extra -o options for the mount (e.g. allow_other).
+  virtual std::vector<std::string> mount_options() const { return {}; }
+
+  std::string at(const std::string& rel) const { return mnt + "/" + rel; }
+  std::string in_backing(const std::string& rel) const { return backing + "/" + rel; }
+  std::string in_native(const std::string& rel) const { return native + "/" + rel; }
+
+  std::unique_ptr<TempDir> tmp;
+  std::string backing, mnt, native;
+  std::unique_ptr<MirrorfsProcess> daemon;
+};
+
+// Skips the test when the machine truly cannot mount FUSE file systems.
+bool fuse_available(std::string* why);
+
+}  // namespace testing_support
+
+using testing_support::MountedTest;
