@@ -5,7 +5,9 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <system_error>
 
@@ -94,12 +96,16 @@ int run(int argc, char** argv) {
   if (!options.foreground) switch_to_background_logging(options);
 
   int status = serve(se, options);
+  // libfuse reports the signal that ended the loop as a positive number.
+  bool clean = status == 0 || status == SIGTERM || status == SIGINT || status == SIGHUP;
+  if (status > 0) spdlog::info("signal {} received: unmounting {}", status, options.mountpoint);
+  if (!clean) spdlog::error("session ended with error: {}", strerror(-status));
   fuse_session_unmount(se);
   fuse_remove_signal_handlers(se);
   replicator->stop();
   spdlog::info("unmounted {} ({} inodes known at the end)", options.mountpoint, fs->inodes().size());
   spdlog::shutdown();
-  return status == 0 ? 0 : 1;
+  return clean ? 0 : 1;
 }
 
 }  // namespace mirrorfs
