@@ -95,7 +95,9 @@ int run(int argc, char** argv) {
   fuse_daemonize(options.foreground ? 1 : 0);
   if (!options.foreground) switch_to_background_logging(options);
 
+  fs->reclaimer().start(se);
   int status = serve(se, options);
+  fs->reclaimer().stop();
   // libfuse reports the signal that ended the loop as a positive number.
   bool clean = status == 0 || status == SIGTERM || status == SIGINT || status == SIGHUP;
   if (status > 0) spdlog::info("signal {} received: unmounting {}", status, options.mountpoint);

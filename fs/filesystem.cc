@@ -33,7 +33,10 @@ constexpr std::string_view kDeleted = " (deleted)";
 }  // namespace
 
 Filesystem::Filesystem(const MountOptions& options, mirror::Replicator& replicator)
-    : options_(options), replicator_(replicator), inodes_(make_table(options.backing)) {}
+    : options_(options),
+      replicator_(replicator),
+      inodes_(make_table(options.backing)),
+      reclaimer_(inodes_, inode_limit_for_descriptors(), inode_limit_for_descriptors() * 7 / 10) {}
 
 std::optional<std::string> Filesystem::path_of(Inode& inode) {
   if (&inode == &inodes_.root()) return std::string();
@@ -102,7 +105,8 @@ const fuse_lowlevel_ops& Filesystem::operations() {
     o.create = ops::create;
     o.read = ops::read;
     o.write_buf = ops::write_buf;
-    o.flush = ops::flush;
+    // No flush: the backing directory is local, so close has nothing to do
+    // before release; the kernel stops sending FLUSH (one round trip per close).
     o.release = ops::release;
     o.fsync = ops::fsync;
     o.fallocate = ops::fallocate;

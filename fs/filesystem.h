@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "fs/inode_reclaimer.h"
 #include "fs/inode_table.h"
 #include "fs/options.h"
 #include "mirror/replicator.h"
@@ -29,6 +30,7 @@ class Filesystem {
 
   const MountOptions& options() const { return options_; }
   InodeTable& inodes() { return inodes_; }
+  InodeReclaimer& reclaimer() { return reclaimer_; }
   Inode& inode(fuse_ino_t ino) { return inodes_.get(ino); }
 
   // Path of an inode relative to the backing root ("" for the root), or
@@ -46,6 +48,7 @@ class Filesystem {
   const MountOptions options_;
   mirror::Replicator& replicator_;
   InodeTable inodes_;
+  InodeReclaimer reclaimer_;
 };
 
 }  // namespace mirrorfs

@@ -48,6 +48,10 @@ fuse_ino_t InodeTable::remember(int fd, const struct stat& st, const Inode* pare
     // it forgets it, but no longer answers lookups.
     if ((known->type == (st.st_mode & S_IFMT)) && same_file(known->fd.load(), key)) {
       ++known->nlookup;
+      if (parent != nullptr) {
+        known->parent = parent->key;
+        known->name = name;
+      }
       if (parent != nullptr && st.st_nlink > 1) {
         std::pair<InodeKey, std::string> alias{parent->key, name};
         auto& al = known->aliases;
@@ -64,7 +68,13 @@ fuse_ino_t InodeTable::remember(int fd, const struct stat& st, const Inode* pare
   }
   auto* inode = new Inode(fd, st);
   inode->nlookup = 1;
+  inode->last_used = clock_.fetch_add(1, std::memory_order_relaxed);
+  if (parent != nullptr) {
+    inode->parent = parent->key;
+    inode->name = name;
+  }
   map_.emplace(key, inode);
+  count_.fetch_add(1, std::memory_order_relaxed);
   return reinterpret_cast<fuse_ino_t>(inode);
 }
 
@@ -76,6 +86,7 @@ void InodeTable::forget(fuse_ino_t ino, uint64_t n) {
   if (inode->nlookup > 0) return;
   if (!inode->detached) map_.erase(inode->key);
   delete inode;
+  count_.fetch_sub(1, std::memory_order_relaxed);
 }
 
 Inode* InodeTable::find(const InodeKey& key) {
@@ -106,9 +117,27 @@ bool InodeTable::reattach(Inode& inode) {
   return false;
 }
 
-size_t InodeTable::size() {
+std::vector<std::pair<fuse_ino_t, std::string>> InodeTable::least_recently_used(size_t count) {
   std::lock_guard lock(mutex_);
-  return map_.size() + 1;
+  std::vector<std::pair<uint64_t, Inode*>> by_age;
+  by_age.reserve(map_.size());
+  for (auto& [key, inode] : map_) {
+    if (!inode->name.empty()) by_age.emplace_back(inode->last_used.load(), inode);
+  }
+  count = std::min(count, by_age.size());
+  std::nth_element(by_age.begin(), by_age.begin() + static_cast<long>(count), by_age.end());
+  std::vector<std::pair<fuse_ino_t, std::string>> victims;
+  for (size_t i = 0; i < count; ++i) {
+    Inode* inode = by_age[i].second;
+    fuse_ino_t parent = 0;
+    if (inode->parent == root_->key) {
+      parent = FUSE_ROOT_ID;
+    } else if (auto it = map_.find(inode->parent); it != map_.end()) {
+      parent = reinterpret_cast<fuse_ino_t>(it->second);
+    }
+    if (parent != 0) victims.emplace_back(parent, inode->name);
+  }
+  return victims;
 }
 
 }  // namespace mirrorfs

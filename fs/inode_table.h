@@ -46,11 +46,17 @@ struct Inode {
   std::atomic<CapabilityXattr> capability{CapabilityXattr::unknown};
   // The first failed fsync's errno: sticky, so later syncs never look clean.
   std::atomic<int> sync_error{0};
+  // When the kernel last reached this inode (a tick of InodeTable's clock).
+  std::atomic<uint64_t> last_used{0};
 
  private:
   friend class InodeTable;
   uint64_t nlookup = 0;   // guarded by InodeTable::mutex_
   bool detached = false;  // no longer in the map: its number was reused
+  // The name the kernel last found it by, as (parent key, name): how to ask
+  // the kernel to forget it. Guarded by InodeTable::mutex_.
+  InodeKey parent{0, 0};
+  std::string name;
   // Names other than the one `fd` was opened by (hard links), as (parent key,
   // name); guarded by InodeTable::mutex_. Bounded, verified before use.
   std::vector<std::pair<InodeKey, std::string>> aliases;
@@ -69,7 +75,10 @@ class InodeTable {
 
   Inode& root() { return *root_; }
   Inode& get(fuse_ino_t ino) {
-    return ino == FUSE_ROOT_ID ? *root_ : *reinterpret_cast<Inode*>(ino);
+    Inode& inode = ino == FUSE_ROOT_ID ? *root_ : *reinterpret_cast<Inode*>(ino);
+    inode.last_used.store(clock_.fetch_add(1, std::memory_order_relaxed),
+                          std::memory_order_relaxed);
+    return inode;
   }
   fuse_ino_t id_of(Inode& inode) const {
     return &inode == root_ ? FUSE_ROOT_ID : reinterpret_cast<fuse_ino_t>(&inode);
@@ -91,12 +100,19 @@ class InodeTable {
   // another name: opens one of its known other names instead. False if none.
   bool reattach(Inode& inode);
 
-  size_t size();
+  // Inodes the kernel holds, the root included; each costs a descriptor.
+  size_t size() const { return count_.load(std::memory_order_relaxed); }
+
+  // The (parent node id, name) of up to `count` least recently used inodes:
+  // what to ask the kernel to forget when descriptors run short.
+  std::vector<std::pair<fuse_ino_t, std::string>> least_recently_used(size_t count);
 
  private:
   std::mutex mutex_;  // guards map_ and every Inode's nlookup, detached, aliases
   std::unordered_map<InodeKey, Inode*, InodeKeyHash> map_;
   Inode* root_;
+  std::atomic<size_t> count_{1};
+  std::atomic<uint64_t> clock_{1};
 };
 
 }  // namespace mirrorfs

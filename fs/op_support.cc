@@ -10,8 +10,9 @@ namespace mirrorfs {
 ProcPath::ProcPath(int fd) { snprintf(buf, sizeof buf, "/proc/self/fd/%d", fd); }
 
 int give_to_caller(fuse_req_t req, int dirfd, const char* name, mode_t mode) {
+  static const bool privileged = geteuid() == 0;
   const fuse_ctx* ctx = fuse_req_ctx(req);
-  if (geteuid() != 0 || (ctx->uid == 0 && ctx->gid == 0)) return 0;
+  if (!privileged || (ctx->uid == 0 && ctx->gid == 0)) return 0;
   struct stat dir;
   if (fstat(dirfd, &dir) != 0) return errno;
   gid_t gid = (dir.st_mode & S_ISGID) ? static_cast<gid_t>(-1) : ctx->gid;
@@ -25,6 +26,9 @@ int give_to_caller(fuse_req_t req, int dirfd, const char* name, mode_t mode) {
 }
 
 bool describe(Filesystem& fs, Inode& inode, mirror::Op op, mirror::MirrorRequest& r) {
+  r.op = op;
+  r.inode = inode.key.ino;
+  if (!fs.replicator_mirrors()) return true;
   auto path = fs.path_of(inode);
   if (!path) return false;
   r.op = op;
@@ -35,6 +39,8 @@ bool describe(Filesystem& fs, Inode& inode, mirror::Op op, mirror::MirrorRequest
 
 bool describe_child(Filesystem& fs, Inode& parent, const char* name, mirror::Op op,
                     mirror::MirrorRequest& r) {
+  r.op = op;
+  if (!fs.replicator_mirrors()) return true;
   auto path = fs.child_path(parent, name);
   if (!path) return false;
   r.op = op;
@@ -45,6 +51,11 @@ bool describe_child(Filesystem& fs, Inode& parent, const char* name, mirror::Op 
 void record_result(mirror::MirrorRequest& r, const struct stat& st) {
   r.inode = st.st_ino;
   r.mtime_after = st.st_mtim;
+}
+
+void record_result_of(Filesystem& fs, int fd, mirror::MirrorRequest& r) {
+  struct stat st;
+  if (fs.replicator_mirrors() && fstat(fd, &st) == 0) record_result(r, st);
 }
 
 void reply_entry_or_error(fuse_req_t req, Filesystem& fs, const fuse_entry_param& e, int err) {

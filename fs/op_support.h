@@ -30,13 +30,17 @@ struct ProcPath {
 int give_to_caller(fuse_req_t req, int dirfd, const char* name, mode_t mode);
 
 // Starts a request for a change to `inode`, or returns false when the file has
-// no name any more (unlinked while open: nothing to mirror).
+// no name any more (unlinked while open: nothing to mirror). When the
+// replicator does not mirror (local only), paths are not resolved and the
+// request carries only the operation and the inode.
 bool describe(Filesystem& fs, Inode& inode, mirror::Op op, mirror::MirrorRequest& r);
 bool describe_child(Filesystem& fs, Inode& parent, const char* name, mirror::Op op,
                     mirror::MirrorRequest& r);
 
 // Fills attributes and mtime_after from the file's state after the change.
 void record_result(mirror::MirrorRequest& r, const struct stat& st);
+// The same from an open descriptor, when a replicator will use it.
+void record_result_of(Filesystem& fs, int fd, mirror::MirrorRequest& r);
 
 // Replies with the new entry, or with `err` (from mirroring) after giving the
 // kernel's reference back.

@@ -34,7 +34,6 @@ void create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fu
 void read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi);
 void write_buf(fuse_req_t req, fuse_ino_t ino, fuse_bufvec* in_buf, off_t off,
                fuse_file_info* fi);
-void flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
 void release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
 void fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi);
 void fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,

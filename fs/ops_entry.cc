@@ -6,6 +6,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <sys/syscall.h>
+
+#include <atomic>
 #include <climits>
 
 #include "fs/op_support.h"
@@ -26,6 +29,7 @@ int lookup_entry(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_entry
     return err;
   }
   e->ino = fs.inodes().remember(fd, e->attr, &dir, name);
+  fs.reclaimer().note_growth();
   return 0;
 }
 
@@ -66,6 +70,21 @@ void getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 namespace {
 
+// fchmodat2 (Linux 6.6) changes the mode through an O_PATH descriptor
+// directly; older kernels go through /proc.
+int chmod_path_fd(int fd, mode_t mode) {
+  constexpr long kFchmodat2 = 452;
+  static std::atomic<bool> have_fchmodat2{true};
+  if (have_fchmodat2.load(std::memory_order_relaxed)) {
+    long r = syscall(kFchmodat2, fd, "", mode, AT_EMPTY_PATH);
+    if (r == 0 || (errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP)) {
+      return static_cast<int>(r);
+    }
+    have_fchmodat2 = false;
+  }
+  return chmod(ProcPath(fd).c_str(), mode);
+}
+
 int apply_times(Inode& inode, fuse_file_info* fi, const struct stat* attr, int valid) {
   timespec tv[2] = {{0, UTIME_OMIT}, {0, UTIME_OMIT}};
   if (valid & FUSE_SET_ATTR_ATIME_NOW) {
@@ -87,7 +106,7 @@ int apply_setattr(Inode& inode, fuse_file_info* fi, const struct stat* attr, int
   int fd = inode.fd.load();
   if (valid & FUSE_SET_ATTR_MODE) {
     int r = fi != nullptr ? fchmod(static_cast<int>(fi->fh), attr->st_mode)
-                          : chmod(ProcPath(fd).c_str(), attr->st_mode);
+                          : chmod_path_fd(fd, attr->st_mode);
     if (r != 0) return errno;
   }
   if (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {

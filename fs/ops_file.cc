@@ -42,12 +42,11 @@ void set_caching(const Filesystem& fs, fuse_file_info* fi) {
 }
 
 int mirror_truncate_on_open(Filesystem& fs, Inode& inode, int fd) {
-  struct stat st;
   mirror::MirrorRequest r;
-  if (fstat(fd, &st) != 0 || !describe(fs, inode, mirror::Op::truncate, r)) return 0;
-  record_result(r, st);
+  if (!describe(fs, inode, mirror::Op::truncate, r)) return 0;
+  record_result_of(fs, fd, r);
   r.attr.valid = mirror::kAttrSize;
-  r.attr.size = static_cast<uint64_t>(st.st_size);
+  r.attr.size = 0;
   return fs.replicate(r);
 }
 
@@ -96,6 +95,9 @@ void create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fu
     fs.inodes().forget(e.ino, 1);
     return (void)fuse_reply_err(req, err);
   }
+  // A new file has no capabilities: the kernel's query before the first
+  // write needs no syscall.
+  fs.inode(e.ino).capability = CapabilityXattr::absent;
   fi->fh = static_cast<uint64_t>(fd);
   set_caching(fs, fi);
   if (fuse_reply_create(req, &e, fi) == -ENOENT) {
@@ -143,22 +145,14 @@ void write_buf(fuse_req_t req, fuse_ino_t ino, fuse_bufvec* in_buf, off_t off,
     done += static_cast<size_t>(n);
   }
   mirror::MirrorRequest r;
-  struct stat st;
-  if (describe(fs, fs.inode(ino), mirror::Op::write, r) && fstat(fh(fi), &st) == 0) {
-    record_result(r, st);
+  if (describe(fs, fs.inode(ino), mirror::Op::write, r)) {
+    record_result_of(fs, fh(fi), r);
     r.offset = static_cast<uint64_t>(off);
     r.length = done;
     r.data = std::as_bytes(std::span(data, done));
     if (int err = fs.replicate(r)) return (void)fuse_reply_err(req, err);
   }
   fuse_reply_write(req, done);
-}
-
-void flush(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-  // Closing a duplicate gives the backing file system its close-time work
-  // (e.g. NFS's write-back) without closing our handle.
-  int r = close(dup(fh(fi)));
-  fuse_reply_err(req, r == 0 ? 0 : errno);
 }
 
 void release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
@@ -192,10 +186,9 @@ void fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t len
   Filesystem& fs = Filesystem::of(req);
   if (::fallocate(fh(fi), mode, offset, length) != 0) return (void)fuse_reply_err(req, errno);
   mirror::MirrorRequest r;
-  struct stat st;
   int err = 0;
-  if (describe(fs, fs.inode(ino), mirror::Op::fallocate, r) && fstat(fh(fi), &st) == 0) {
-    record_result(r, st);
+  if (describe(fs, fs.inode(ino), mirror::Op::fallocate, r)) {
+    record_result_of(fs, fh(fi), r);
     r.offset = static_cast<uint64_t>(offset);
     r.length = static_cast<uint64_t>(length);
     r.flags = static_cast<uint32_t>(mode);
@@ -225,9 +218,8 @@ void copy_file_range(fuse_req_t req, fuse_ino_t, off_t off_in, fuse_file_info* f
   // The mirror has no copy of the source's bytes at hand in general: the
   // copied range travels as writes.
   mirror::MirrorRequest r;
-  struct stat st;
-  if (n > 0 && describe(fs, fs.inode(ino_out), mirror::Op::write, r) && fstat(fh(fi_out), &st) == 0) {
-    record_result(r, st);
+  if (n > 0 && describe(fs, fs.inode(ino_out), mirror::Op::write, r)) {
+    record_result_of(fs, fh(fi_out), r);
     std::vector<char> chunk(fs.replicator_mirrors() ? std::min<size_t>(n, 1u << 20) : 0);
     for (off_t pos = out_start; pos < out_start + n && !chunk.empty();) {
       size_t want = std::min<size_t>(chunk.size(), static_cast<size_t>(out_start + n - pos));

@@ -80,7 +80,7 @@ void link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newn
   fuse_entry_param e;
   if (int err = lookup_entry(req, newparent, newname, &e)) return (void)fuse_reply_err(req, err);
   int err = 0;
-  auto target = fs.child_path(dir, newname);
+  auto target = fs.replicator_mirrors() ? fs.child_path(dir, newname) : std::string();
   if (named && target) {
     r.target = std::move(*target);
     record_result(r, e.attr);
@@ -97,7 +97,9 @@ void remove_entry(fuse_req_t req, fuse_ino_t parent, const char* name, bool dire
   mirror::MirrorRequest r;
   bool named = describe_child(fs, dir, name, directory ? mirror::Op::rmdir : mirror::Op::unlink, r);
   struct stat victim;
-  if (fstatat(dir.fd.load(), name, &victim, AT_SYMLINK_NOFOLLOW) == 0) r.inode = victim.st_ino;
+  if (fs.replicator_mirrors() && fstatat(dir.fd.load(), name, &victim, AT_SYMLINK_NOFOLLOW) == 0) {
+    r.inode = victim.st_ino;
+  }
   if (unlinkat(dir.fd.load(), name, directory ? AT_REMOVEDIR : 0) != 0) {
     return (void)fuse_reply_err(req, errno);
   }
@@ -122,7 +124,7 @@ void rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newp
   Inode& to = fs.inode(newparent);
   mirror::MirrorRequest r;
   bool named = describe_child(fs, from, name, mirror::Op::rename, r);
-  auto target = fs.child_path(to, newname);
+  auto target = fs.replicator_mirrors() ? fs.child_path(to, newname) : std::string();
   if (renameat2(from.fd.load(), name, to.fd.load(), newname, flags) != 0) {
     return (void)fuse_reply_err(req, errno);
   }
@@ -131,7 +133,9 @@ void rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newp
     r.target = std::move(*target);
     r.flags = flags;
     struct stat moved;
-    if (fstatat(to.fd.load(), newname, &moved, AT_SYMLINK_NOFOLLOW) == 0) record_result(r, moved);
+    if (fs.replicator_mirrors() && fstatat(to.fd.load(), newname, &moved, AT_SYMLINK_NOFOLLOW) == 0) {
+      record_result(r, moved);
+    }
     err = fs.replicate(r);
   }
   fuse_reply_err(req, err);

@@ -59,7 +59,8 @@ struct FileAttributes {
 struct MirrorRequest {
   Op op{};
   // Path of the file relative to the volume root, without a leading '/'; ""
-  // is the root itself.
+  // is the root itself. Not resolved (empty) for a replicator that does not
+  // mirror, nor are target and mtime_after.
   std::string path;
   // rename and link: the new path; symlink: the link's target text.
   std::string target;
