@@ -7,6 +7,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <fstream>
 #include <cstring>
 #include <memory>
 #include <system_error>
@@ -30,6 +31,15 @@ void raise_fd_limit() {
   if (setrlimit(RLIMIT_NOFILE, &raised) == 0) return;
   lim.rlim_cur = lim.rlim_max;
   setrlimit(RLIMIT_NOFILE, &lim);
+}
+
+// The kernel reads ahead 128 KiB on a FUSE mount unless told otherwise; reads
+// of 1 MiB (max_write's size) halve the round trips of sequential reads.
+void raise_readahead(const std::string& mountpoint) {
+  std::string dev = mounted_device(mountpoint);
+  std::ofstream knob("/sys/class/bdi/" + dev + "/read_ahead_kb");
+  if (!dev.empty() && knob) knob << 1024 << std::endl;
+  if (dev.empty() || !knob) spdlog::debug("cannot raise read-ahead of {} ({})", mountpoint, dev);
 }
 
 struct ArgsGuard {
@@ -90,6 +100,7 @@ int run(int argc, char** argv) {
     fuse_remove_signal_handlers(se);
     return 1;
   }
+  raise_readahead(options.mountpoint);
   spdlog::info("mounted {} at {} ({})", options.backing, options.mountpoint,
                replicator->describe());
   fuse_daemonize(options.foreground ? 1 : 0);

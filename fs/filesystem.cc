@@ -141,7 +141,8 @@ void init(void* userdata, fuse_conn_info* conn) {
   // The kernel clears suid/sgid and capabilities itself (through setattr and
   // removexattr), so those changes are seen, applied and mirrored like any other.
   conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
-  // Mirroring needs every write's bytes in memory: no splice.
+  // Mirroring needs every write's bytes in memory, and reads are faster from
+  // a reused buffer than spliced (see ops::read): no splice either way.
   conn->want &= ~(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
   // Large writes: fewer round trips, and whole blocks for the mirror.
   conn->max_write = 1u << 20;

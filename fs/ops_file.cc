@@ -107,11 +107,14 @@ void create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fu
 }
 
 void read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
-  fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
-  buf.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
-  buf.buf[0].fd = fh(fi);
-  buf.buf[0].pos = off;
-  fuse_reply_data(req, &buf, FUSE_BUF_NO_SPLICE);
+  // One buffer per FUSE thread: libfuse's own fallback allocates (and
+  // page-faults) a fresh one per read, and splicing 1 MiB reads measured
+  // four times slower here.
+  thread_local std::vector<char> buffer;
+  if (buffer.size() < size) buffer.resize(size);
+  ssize_t n = pread(fh(fi), buffer.data(), size, off);
+  if (n < 0) return (void)fuse_reply_err(req, errno);
+  fuse_reply_buf(req, buffer.data(), static_cast<size_t>(n));
 }
 
 void write_buf(fuse_req_t req, fuse_ino_t ino, fuse_bufvec* in_buf, off_t off,

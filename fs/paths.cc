@@ -34,17 +34,19 @@ std::string unescape(const std::string& s) {
 
 }  // namespace
 
-bool is_mount_point(const std::string& path) {
+std::string mounted_device(const std::string& path) {
   std::ifstream in("/proc/self/mountinfo");
-  std::string line;
+  std::string line, found;
   while (std::getline(in, line)) {
     std::istringstream fields(line);
     std::string id, parent, devno, root, mnt;
     fields >> id >> parent >> devno >> root >> mnt;
-    if (unescape(mnt) == path) return true;
+    if (unescape(mnt) == path) found = devno;  // the last one is on top
   }
-  return false;
+  return found;
 }
+
+bool is_mount_point(const std::string& path) { return !mounted_device(path).empty(); }
 
 void check_paths(const std::string& backing, const std::string& mountpoint) {
   struct stat st;

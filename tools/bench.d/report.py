@@ -32,8 +32,8 @@ def ordered(rows, key):
 
 def ratio(rows, r):
     base = next((n for n in rows if n["target"] == "native" and n["metric"] == r["metric"]), None)
-    if base is None or base["value"] is None or r["value"] is None or 0 in (base["value"], r["value"]):
-        return None
+    if base is None or not base["value"] or not r["value"]:
+        return None  # no reference, a failure or a zero
     return r["value"] / base["value"] if r["better"] == "hi" else base["value"] / r["value"]
 
 
@@ -48,16 +48,16 @@ def table(rows, workload):
     targets = ordered(rows, "target")
     metrics = [m for m in ordered(mine, "metric") if m != "-"]
     units = {r["metric"]: r["unit"] for r in mine}
-    head = "%-12s" % workload + "".join("%16s %6s" % ("%s %s" % (m, units[m]) if m != workload else units[m], "ratio")
-                                       for m in metrics)
-    print(head)
+    titles = [units[m] if m == workload else "%s %s" % (m, units[m]) for m in metrics]
+    print("%-16s" % workload + "".join("%16s %6s" % (title, "ratio") for title in titles))
     for t in targets:
         cells = {r["metric"]: r for r in mine if r["target"] == t}
         if "-" in cells:
-            print("  %-10s  FAILED (see the log above)" % t)
+            print("  %-14s  FAILED (see the log above)" % t)
             continue
-        print("  %-10s" % t + "".join("%16s %6s" % (fmt(cells[m]["value"]), fmt(ratio(rows, cells[m])))
-                                      if m in cells else "%16s %6s" % ("-", "-") for m in metrics))
+        figures = [(fmt(cells[m]["value"]), fmt(ratio(rows, cells[m]))) if m in cells else ("-", "-")
+                   for m in metrics]
+        print("  %-14s" % t + "".join("%16s %6s" % f for f in figures))
     print()
 
 
@@ -67,11 +67,12 @@ def summary(rows):
         print("summary: only native ran, nothing to compare")
         return
     print("summary (ratio to native, higher is better)")
-    print(("%-14s" % "workload" + "".join("%-10s" % t for t in others)).rstrip())
+    widths = [max(10, len(t) + 2) for t in others]
+    print(("%-14s" % "workload" + "".join(t.ljust(w) for t, w in zip(others, widths))).rstrip())
     for m in ordered([r for r in rows if r["metric"] != "-"], "metric"):
         cells = {r["target"]: r for r in rows if r["metric"] == m}
-        print(("%-14s" % m + "".join("%-10s" % (fmt(ratio(rows, cells[t])) if t in cells else "FAIL")
-                                     for t in others)).rstrip())
+        ratios = [fmt(ratio(rows, cells[t])) if t in cells else "FAIL" for t in others]
+        print(("%-14s" % m + "".join(x.ljust(w) for x, w in zip(ratios, widths))).rstrip())
 
 
 def to_json(rows, out, config):
