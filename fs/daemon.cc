@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <csignal>
+#include <climits>
 #include <cstdio>
 #include <fstream>
 #include <cstring>
@@ -17,6 +18,7 @@
 #include "fs/mirrorfs.h"
 #include "fs/options.h"
 #include "fs/paths.h"
+#include "mirror/local_replicator.h"
 #include "mirror/replicator.h"
 
 namespace mirrorfs {
@@ -42,6 +44,19 @@ void raise_readahead(const std::string& mountpoint) {
   if (dev.empty() || !knob) spdlog::debug("cannot raise read-ahead of {} ({})", mountpoint, dev);
 }
 
+std::unique_ptr<mirror::Replicator> make_replicator(const MountOptions& options) {
+  if (options.peer.empty()) return mirror::make_local_only_replicator();
+  mirror::PeerOptions peer;
+  peer.peer = options.peer;
+  peer.volume = options.volume;
+  peer.mode = options.mode == "async" ? mirror::Mode::async : mirror::Mode::sync;
+  peer.connections = options.connections;
+  peer.secret_file = options.secret_file;
+  peer.exclude = options.exclude;
+  peer.backing = options.backing;
+  return mirror::make_local_replicator(peer);
+}
+
 struct ArgsGuard {
   fuse_args args{};
   ~ArgsGuard() { fuse_opt_free_args(&args); }
@@ -52,7 +67,10 @@ int serve(fuse_session* se, const MountOptions& options) {
   std::unique_ptr<fuse_loop_config, decltype(&fuse_loop_cfg_destroy)> config(
       fuse_loop_cfg_create(), &fuse_loop_cfg_destroy);
   fuse_loop_cfg_set_clone_fd(config.get(), options.clone_fd ? 1 : 0);
-  fuse_loop_cfg_set_idle_threads(config.get(), options.max_idle_threads);
+  // libfuse 3.14 warns about its own "unset" value if handed back to it.
+  if (options.max_idle_threads != UINT_MAX) {
+    fuse_loop_cfg_set_idle_threads(config.get(), options.max_idle_threads);
+  }
   fuse_loop_cfg_set_max_threads(config.get(), options.max_threads);
   return fuse_session_loop_mt(se, config.get());
 }
@@ -62,6 +80,7 @@ int serve(fuse_session* se, const MountOptions& options) {
 int run(int argc, char** argv) {
   MountOptions options;
   ArgsGuard guard;
+  capture_libfuse_messages();
   try {
     ParseResult parsed = parse_options(argc, argv, options, guard.args);
     if (parsed != ParseResult::run) return 0;
@@ -75,7 +94,13 @@ int run(int argc, char** argv) {
   raise_fd_limit();
   start_logging(options);
 
-  std::unique_ptr<mirror::Replicator> replicator = mirror::make_local_only_replicator();
+  std::unique_ptr<mirror::Replicator> replicator;
+  try {
+    replicator = make_replicator(options);
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
   std::unique_ptr<Filesystem> fs;
   try {
     fs = std::make_unique<Filesystem>(options, *replicator);
@@ -87,7 +112,8 @@ int run(int argc, char** argv) {
   fuse_session* se =
       fuse_session_new(&guard.args, &Filesystem::operations(), sizeof(fuse_lowlevel_ops), fs.get());
   if (se == nullptr) {
-    spdlog::error("cannot start the FUSE session (bad -o option? see --help)");
+    std::string said = take_libfuse_messages();
+    spdlog::error("{}", said.empty() ? "cannot start the FUSE session" : said);
     return 1;
   }
   std::unique_ptr<fuse_session, decltype(&fuse_session_destroy)> session(se, &fuse_session_destroy);
@@ -96,14 +122,17 @@ int run(int argc, char** argv) {
     return 1;
   }
   if (fuse_session_mount(se, options.mountpoint.c_str()) != 0) {
-    spdlog::error("cannot mount at {}", options.mountpoint);
+    std::string said = take_libfuse_messages();
+    spdlog::error("cannot mount at {}{}{}", options.mountpoint, said.empty() ? "" : ": ", said);
     fuse_remove_signal_handlers(se);
     return 1;
   }
+  forward_libfuse_messages_to_log();
   raise_readahead(options.mountpoint);
   spdlog::info("mounted {} at {} ({})", options.backing, options.mountpoint,
                replicator->describe());
   fuse_daemonize(options.foreground ? 1 : 0);
+  replicator->start();
   if (!options.foreground) switch_to_background_logging(options);
 
   fs->reclaimer().start(se);

@@ -11,7 +11,8 @@ namespace {
 
 void install(std::shared_ptr<spdlog::logger> logger, const MountOptions& options) {
   logger->set_level(spdlog::level::from_str(options.log_level));
-  logger->flush_on(spdlog::level::warn);
+  // Operators tail the log: every line is written when it happens.
+  logger->flush_on(spdlog::level::trace);
   spdlog::set_default_logger(std::move(logger));
 }
 

@@ -6,9 +6,14 @@
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
+#include <cstdarg>
 #include <cstring>
 #include <iostream>
 #include <memory>
+#include <mutex>
+#include <utility>
+
+#include <spdlog/spdlog.h>
 
 namespace mirrorfs {
 namespace {
@@ -19,11 +24,20 @@ struct RawOptions {
   char* log_level = nullptr;
   char* log_file = nullptr;
   char* cache_timeout = nullptr;
+  char* peer = nullptr;
+  char* volume = nullptr;
+  char* mode = nullptr;
+  char* connections = nullptr;
+  char* secret_file = nullptr;
+  char* exclude = nullptr;
   int no_writeback = 0;
   int show_help = 0;
   int show_version = 0;
   ~RawOptions() {
-    for (char* s : {backing, log_level, log_file, cache_timeout}) free(s);
+    for (char* s : {backing, log_level, log_file, cache_timeout, peer, volume, mode, connections,
+                    secret_file, exclude}) {
+      free(s);
+    }
   }
 };
 
@@ -35,6 +49,12 @@ const fuse_opt kSpec[] = {
     MIRRORFS_OPT("log_file=%s", log_file, 0),
     MIRRORFS_OPT("cache_timeout=%s", cache_timeout, 0),
     MIRRORFS_OPT("no_writeback", no_writeback, 1),
+    MIRRORFS_OPT("peer=%s", peer, 0),
+    MIRRORFS_OPT("volume=%s", volume, 0),
+    MIRRORFS_OPT("mode=%s", mode, 0),
+    MIRRORFS_OPT("connections=%s", connections, 0),
+    MIRRORFS_OPT("secret_file=%s", secret_file, 0),
+    MIRRORFS_OPT("exclude=%s", exclude, 0),
     FUSE_OPT_KEY("-h", kHelp),
     FUSE_OPT_KEY("--help", kHelp),
     FUSE_OPT_KEY("-V", kVersion),
@@ -65,6 +85,28 @@ int take_arg(void* data, const char* arg, int key, fuse_args*) {
   }
 }
 
+std::mutex libfuse_mutex;  // guards libfuse_said, libfuse_to_log
+std::string libfuse_said;
+bool libfuse_to_log = false;
+
+void on_libfuse_message(enum fuse_log_level level, const char* fmt, va_list ap) {
+  char buf[1024];
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  std::string line(buf);
+  while (!line.empty() && line.back() == '\n') line.pop_back();
+  if (line.rfind("fuse: ", 0) == 0) line.erase(0, 6);
+  std::lock_guard lock(libfuse_mutex);
+  if (libfuse_to_log) {
+    spdlog::log(level <= FUSE_LOG_ERR ? spdlog::level::err
+                : level <= FUSE_LOG_NOTICE ? spdlog::level::info
+                                           : spdlog::level::debug,
+                "libfuse: {}", line);
+    return;
+  }
+  if (!libfuse_said.empty()) libfuse_said += "; ";
+  libfuse_said += line;
+}
+
 const char* const kLogLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
 
 std::string canonical_dir(const char* path, const char* what) {
@@ -75,7 +117,50 @@ std::string canonical_dir(const char* path, const char* what) {
   return real.get();
 }
 
+void parse_mirroring(const RawOptions& raw, MountOptions& options) {
+  if (raw.peer != nullptr) options.peer = raw.peer;
+  if (raw.volume != nullptr) options.volume = raw.volume;
+  if (raw.secret_file != nullptr) options.secret_file = raw.secret_file;
+  if (raw.exclude != nullptr) options.exclude = raw.exclude;
+  if (raw.mode != nullptr) {
+    options.mode = raw.mode;
+    if (options.mode != "sync" && options.mode != "async") {
+      throw UsageError(std::string("-o mode=") + raw.mode + ": expected sync or async");
+    }
+  }
+  if (raw.connections != nullptr) {
+    char* end = nullptr;
+    long n = std::strtol(raw.connections, &end, 10);
+    if (end == raw.connections || *end != '\0' || n < 1 || n > 64) {
+      throw UsageError(std::string("-o connections=") + raw.connections + ": expected 1 to 64");
+    }
+    options.connections = static_cast<unsigned>(n);
+  }
+  if (options.peer.empty()) {
+    for (const char* given : {raw.volume, raw.mode, raw.connections, raw.secret_file, raw.exclude}) {
+      if (given != nullptr) {
+        throw UsageError("volume, mode, connections, secret_file and exclude need -o peer=HOST:PORT");
+      }
+    }
+    return;
+  }
+  if (options.volume.empty()) throw UsageError("-o peer= needs -o volume=NAME");
+  if (options.secret_file.empty()) throw UsageError("-o peer= needs -o secret_file=PATH");
+}
+
 }  // namespace
+
+void capture_libfuse_messages() { fuse_set_log_func(on_libfuse_message); }
+
+void forward_libfuse_messages_to_log() {
+  std::lock_guard lock(libfuse_mutex);
+  libfuse_to_log = true;
+}
+
+std::string take_libfuse_messages() {
+  std::lock_guard lock(libfuse_mutex);
+  return std::exchange(libfuse_said, std::string());
+}
 
 std::string options_help() {
   return "mirrorfs options:\n"
@@ -84,7 +169,18 @@ std::string options_help() {
          "                           when daemonized)\n"
          "    -o cache_timeout=SECS  how long the kernel may cache names and attributes\n"
          "                           (default: 86400)\n"
-         "    -o no_writeback        turn off the kernel's writeback cache (default: on)\n";
+         "    -o no_writeback        turn off the kernel's writeback cache (default: on)\n"
+         "    -o peer=HOST:PORT      mirror every change to the mirrord there (default: none,\n"
+         "                           local only)\n"
+         "    -o volume=NAME         the volume's name on the peer (default: none; required\n"
+         "                           with peer)\n"
+         "    -o mode=MODE           sync: reply once the mirror stored the change; async:\n"
+         "                           once it is on its way (default: sync)\n"
+         "    -o connections=N       TCP connections to the peer, 1 to 64 (default: 4)\n"
+         "    -o secret_file=PATH    file with the secret shared with the peer, mode 0600\n"
+         "                           (default: none; required with peer)\n"
+         "    -o exclude=GLOBS       colon-separated globs of paths kept local only\n"
+         "                           (default: none)\n";
 }
 
 ParseResult parse_options(int argc, char** argv, MountOptions& options, fuse_args& args) {
@@ -95,6 +191,7 @@ ParseResult parse_options(int argc, char** argv, MountOptions& options, fuse_arg
   }
   if (raw.show_version) {
     std::printf("mirrorfs %s (libfuse %s)\n", MIRRORFS_VERSION, fuse_pkgversion());
+    std::fflush(stdout);  // before fusermount3 prints its own line
     fuse_lowlevel_version();
     return ParseResult::version_shown;
   }
@@ -113,11 +210,15 @@ ParseResult parse_options(int argc, char** argv, MountOptions& options, fuse_arg
 
   fuse_cmdline_opts cmdline{};
   if (fuse_parse_cmdline(&args, &cmdline) != 0) {
-    throw UsageError("bad command line (see --help)");
+    std::string said = take_libfuse_messages();
+    throw UsageError(said.empty() ? "bad command line (see --help)" : said);
   }
   std::unique_ptr<char, decltype(&free)> mountpoint(cmdline.mountpoint, &free);
-  if (raw.backing == nullptr || !mountpoint) {
-    throw UsageError("usage: mirrorfs BACKING MOUNTPOINT [-f] [-d] [-o opt,...] (see --help)");
+  if (raw.backing == nullptr) {
+    throw UsageError("missing BACKING and MOUNTPOINT (usage: mirrorfs BACKING MOUNTPOINT [-o opt,...])");
+  }
+  if (!mountpoint) {
+    throw UsageError("missing MOUNTPOINT (usage: mirrorfs BACKING MOUNTPOINT [-o opt,...])");
   }
   options.backing = canonical_dir(raw.backing, "backing directory");
   options.mountpoint = canonical_dir(mountpoint.get(), "mount point");
@@ -125,7 +226,7 @@ ParseResult parse_options(int argc, char** argv, MountOptions& options, fuse_arg
   options.debug = cmdline.debug != 0;
   options.single_thread = cmdline.singlethread != 0;
   options.clone_fd = cmdline.clone_fd != 0;
-  options.max_idle_threads = cmdline.max_idle_threads;
+  options.max_idle_threads = cmdline.max_idle_threads;  // UINT_MAX: libfuse's default
   options.max_threads = cmdline.max_threads;
   options.writeback_cache = raw.no_writeback == 0;
 
@@ -149,6 +250,19 @@ ParseResult parse_options(int argc, char** argv, MountOptions& options, fuse_arg
                        ": expected a number of seconds between 0 and 1e9");
     }
     options.cache_timeout = t;
+  }
+  parse_mirroring(raw, options);
+  // After fuse_parse_cmdline, which names the type fuse.mirrorfs only when
+  // no fsname was given: mount and df then show the backing directory.
+  bool named = false;
+  for (int i = 0; i < args.argc; ++i) named = named || std::strstr(args.argv[i], "fsname=");
+  if (!named) {
+    std::string escaped;
+    for (char c : options.backing) {
+      if (c == ',' || c == '\\') escaped += '\\';
+      escaped += c;
+    }
+    fuse_opt_add_arg(&args, ("-ofsname=" + escaped).c_str());
   }
   return ParseResult::run;
 }

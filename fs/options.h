@@ -24,6 +24,13 @@ struct MountOptions {
   bool writeback_cache = true;
   std::string log_level = "info";
   std::string log_file;  // empty: stderr in the foreground, syslog when daemonized
+  // Mirroring; no peer means local only.
+  std::string peer;  // HOST:PORT of the peer's mirrord
+  std::string volume;
+  std::string mode = "sync";
+  unsigned connections = 4;
+  std::string secret_file;
+  std::string exclude;  // GLOB[:GLOB...]
 };
 
 // A usage error: the message says which option or argument was wrong.
@@ -40,5 +47,12 @@ ParseResult parse_options(int argc, char** argv, MountOptions& options, fuse_arg
 
 // The mirrorfs section of --help; the man page's OPTIONS section matches it.
 std::string options_help();
+
+// Routes libfuse's messages: kept (see take_libfuse_messages) until logging
+// is set up, then through spdlog.
+void capture_libfuse_messages();
+void forward_libfuse_messages_to_log();
+// What libfuse said since the last call, in one line ("" if nothing).
+std::string take_libfuse_messages();
 
 }  // namespace mirrorfs

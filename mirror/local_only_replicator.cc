@@ -14,7 +14,7 @@ class LocalOnlyReplicator final : public Replicator {
     return 0;
   }
   bool mirrors() const override { return false; }
-  const char* describe() const override { return "local only (no peer)"; }
+  const char* describe() const override { return "local only, no peer"; }
 
  private:
   std::atomic<uint64_t> applied_{0};

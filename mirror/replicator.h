@@ -29,6 +29,8 @@ class Replicator {
   // A line for logs and status: what this replicator does with requests.
   virtual const char* describe() const = 0;
 
+  // Starts any threads: after the daemon has forked into the background.
+  virtual void start() {}
   // Stops any threads; replicate() must not be called afterwards.
   virtual void stop() {}
 };

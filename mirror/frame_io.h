@@ -1,0 +1,42 @@
+// Blocking frame I/O on a connected TCP socket, with deadlines. Each
+// connection has threads of its own (the design's worker and connection
+// threads), so a read simply waits, bounded by poll() timeouts: the request
+// timeout on the mirror, the handshake deadline on both sides.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "mirror/wire_format.h"
+
+namespace mirror {
+
+enum class IoStatus {
+  ok,
+  timeout,  // nothing arrived before the deadline (the connection is still sound)
+  closed,   // the peer closed the connection
+  failed,   // a socket error, a stall in the middle of a frame, or a bad frame
+};
+
+struct FrameRead {
+  IoStatus status = IoStatus::failed;
+  std::string fault;  // why, when failed
+  wire::FrameHeader header;
+};
+
+// Reads one whole frame into `payload`, checking its header and checksum.
+// `first_byte_timeout_ms` bounds the wait for the frame to begin (-1: none);
+// once begun, the rest must arrive within `stall_timeout_ms`.
+FrameRead read_frame(int fd, std::vector<std::byte>& payload, int first_byte_timeout_ms,
+                     int stall_timeout_ms = 10000);
+
+// Writes a whole frame; false (with errno set) when the connection failed.
+bool write_frame(int fd, const wire::OutFrame& frame);
+
+// "host:port" of the socket's peer, for logs.
+std::string peer_name(int fd);
+
+// TCP_NODELAY and keepalive: small requests and responses go out at once.
+void tune_socket(int fd);
+
+}  // namespace mirror

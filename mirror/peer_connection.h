@@ -1,0 +1,83 @@
+// Connection i of a link, on the local side: element i of the local
+// connection array and its worker thread, which establishes the connection
+// from the element's socket parameters, authenticates, and sends the
+// requests given to it in order; a second thread reads the mirror's
+// responses. If the connection breaks, it is re-established and every
+// request not yet answered is sent again (the mirror answers a request it
+// already applied without applying it twice). Internal to mirror/.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "mirror/auth.h"
+#include "mirror/connection_array.h"
+#include "mirror/wire_format.h"
+
+namespace mirror {
+
+// One mirror request on its way: the encoded frame, the bytes it borrows, and
+// the mirror's answer once it came.
+struct PendingRequest {
+  uint64_t sequence = 0;
+  std::vector<std::byte> owned_data;  // async mode: a copy the frame points into
+  wire::OutFrame frame;
+  std::mutex mutex;  // guards done, error
+  std::condition_variable answered;
+  bool done = false;
+  int error = 0;
+};
+using PendingPtr = std::shared_ptr<PendingRequest>;
+
+// What every connection of a link shares.
+struct LinkContext {
+  std::string volume;
+  uint64_t session = 0;
+  const Secret* secret = nullptr;
+  // The lowest sequence number not yet answered (for HELLO's resume-from).
+  std::function<uint64_t()> resume_from;
+  // Called once per request when the mirror answered it.
+  std::function<void(const PendingPtr&, int error)> on_answer;
+};
+
+class PeerConnection {
+ public:
+  PeerConnection(const LinkContext& link, ConnectionElement& element, size_t index, size_t count);
+  ~PeerConnection();
+  PeerConnection(const PeerConnection&) = delete;
+  PeerConnection& operator=(const PeerConnection&) = delete;
+
+  void start();
+  // Queues a request; requests go out in the order they were submitted.
+  void submit(PendingPtr request);
+  void stop();
+  bool connected();
+
+ private:
+  void send_loop();
+  void receive_loop();
+  int establish();  // returns the connected, authenticated socket or -1
+  void break_connection(int fd);
+
+  const LinkContext& link_;
+  ConnectionElement& element_;
+  const size_t index_, count_;
+  std::mutex mutex_;  // guards everything below
+  std::condition_variable changed_;
+  std::deque<PendingPtr> to_send_;
+  std::deque<PendingPtr> awaiting_;  // sent, not yet answered, in order
+  uint64_t generation_ = 0;          // one per established connection
+  bool broken_ = false;
+  bool stopping_ = false;
+  bool logged_failure_ = false;
+  std::thread sender_, receiver_;
+};
+
+}  // namespace mirror
