@@ -58,6 +58,11 @@ void record_result_of(Filesystem& fs, int fd, mirror::MirrorRequest& r) {
   if (fs.replicator_mirrors() && fstat(fd, &st) == 0) record_result(r, st);
 }
 
+void record_parent(Filesystem& fs, Inode& dir, timespec& out) {
+  struct stat st;
+  if (fs.replicator_mirrors() && fstatat(dir.fd.load(), "", &st, kStatSelf) == 0) out = st.st_mtim;
+}
+
 void reply_entry_or_error(fuse_req_t req, Filesystem& fs, const fuse_entry_param& e, int err) {
   if (err != 0) {
     fs.inodes().forget(e.ino, 1);

@@ -42,6 +42,9 @@ void record_result(mirror::MirrorRequest& r, const struct stat& st);
 // The same from an open descriptor, when a replicator will use it.
 void record_result_of(Filesystem& fs, int fd, mirror::MirrorRequest& r);
 
+// The directory's mtime after a namespace change in it, when mirroring.
+void record_parent(Filesystem& fs, Inode& dir, timespec& out);
+
 // Replies with the new entry, or with `err` (from mirroring) after giving the
 // kernel's reference back.
 void reply_entry_or_error(fuse_req_t req, Filesystem& fs, const fuse_entry_param& e, int err);

@@ -83,6 +83,7 @@ void create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fu
   mirror::MirrorRequest r;
   if (describe_child(fs, dir, name, mirror::Op::create, r)) {
     record_result(r, e.attr);
+    record_parent(fs, dir, r.parent_mtime_after);
     r.attr.valid = mirror::kAttrMode | mirror::kAttrUid | mirror::kAttrGid;
     r.attr.mode = e.attr.st_mode;
     r.attr.uid = e.attr.st_uid;

@@ -25,6 +25,7 @@ void finish_new_entry(fuse_req_t req, fuse_ino_t parent, const char* name, mode_
   if (err != 0) return (void)fuse_reply_err(req, err);
   if (describe_child(fs, dir, name, r.op, r)) {
     record_result(r, e.attr);
+    record_parent(fs, dir, r.parent_mtime_after);
     r.attr.valid |= mirror::kAttrMode | mirror::kAttrUid | mirror::kAttrGid;
     r.attr.mode = e.attr.st_mode;
     r.attr.uid = e.attr.st_uid;
@@ -84,6 +85,7 @@ void link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newn
   if (named && target) {
     r.target = std::move(*target);
     record_result(r, e.attr);
+    record_parent(fs, dir, r.target_parent_mtime_after);
     err = fs.replicate(r);
   }
   reply_entry_or_error(req, fs, e, err);
@@ -103,7 +105,11 @@ void remove_entry(fuse_req_t req, fuse_ino_t parent, const char* name, bool dire
   if (unlinkat(dir.fd.load(), name, directory ? AT_REMOVEDIR : 0) != 0) {
     return (void)fuse_reply_err(req, errno);
   }
-  int err = named ? fs.replicate(r) : 0;
+  int err = 0;
+  if (named) {
+    record_parent(fs, dir, r.parent_mtime_after);
+    err = fs.replicate(r);
+  }
   fuse_reply_err(req, err);
 }
 
@@ -136,6 +142,8 @@ void rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newp
     if (fs.replicator_mirrors() && fstatat(to.fd.load(), newname, &moved, AT_SYMLINK_NOFOLLOW) == 0) {
       record_result(r, moved);
     }
+    record_parent(fs, from, r.parent_mtime_after);
+    record_parent(fs, to, r.target_parent_mtime_after);
     err = fs.replicate(r);
   }
   fuse_reply_err(req, err);

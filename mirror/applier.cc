@@ -93,7 +93,10 @@ bool well_formed(const MirrorRequest& r) {
   if ((a.valid & ~kAllAttrs) || ((a.valid & kAttrSize) && a.size > kMaxOffset)) return false;
   if ((a.valid & kAttrAtime) && !valid_time(a.atime)) return false;
   if ((a.valid & kAttrMtime) && !valid_time(a.mtime)) return false;
-  if (!valid_time(r.mtime_after)) return false;
+  if (!valid_time(r.mtime_after) || !valid_time(r.parent_mtime_after) ||
+      !valid_time(r.target_parent_mtime_after)) {
+    return false;
+  }
   const bool on_root_too =
       r.op == Op::setattr || r.op == Op::setxattr || r.op == Op::removexattr || r.op == Op::fsync;
   if (!valid_path(r.path, on_root_too)) return false;
@@ -422,6 +425,20 @@ int dispatch(int vfd, const MirrorRequest& r) {
   return EINVAL;  // an operation code this version does not know
 }
 
+bool changes_namespace(Op op) {
+  return op == Op::create || op == Op::mknod || op == Op::mkdir || op == Op::unlink ||
+         op == Op::rmdir || op == Op::symlink || op == Op::link || op == Op::rename;
+}
+
+// A namespace change moves the mtime of the directory it happened in; the
+// primary says what that mtime became, so directories converge too.
+void settle_directory_of(int vfd, const std::string& path, const timespec& mtime) {
+  if (mtime.tv_sec == 0 && mtime.tv_nsec == 0) return;
+  Place place;
+  if (locate(vfd, path, place) != 0) return;  // gone meanwhile: nothing to settle
+  set_times(place.dir.get(), {0, UTIME_OMIT}, mtime);
+}
+
 }  // namespace
 
 Applier::Applier(const std::string& volume_dir)
@@ -447,7 +464,14 @@ Applier::~Applier() {
 int Applier::apply(const MirrorRequest& request) {
   try {
     if (!well_formed(request)) return EINVAL;
-    return dispatch(volume_fd_, request);
+    int err = dispatch(volume_fd_, request);
+    if (err == 0 && changes_namespace(request.op)) {
+      settle_directory_of(volume_fd_, request.path, request.parent_mtime_after);
+      if (request.op == Op::rename || request.op == Op::link) {
+        settle_directory_of(volume_fd_, request.target, request.target_parent_mtime_after);
+      }
+    }
+    return err;
   } catch (const std::bad_alloc&) {
     return ENOMEM;
   } catch (...) {

@@ -79,6 +79,10 @@ struct MirrorRequest {
   uint64_t inode = 0;
   // The file's modification time once the change was applied.
   timespec mtime_after{};
+  // Namespace changes: the modification time of the directory holding
+  // `path`, and of the one holding `target` (rename, link), after the change.
+  timespec parent_mtime_after{};
+  timespec target_parent_mtime_after{};
 };
 
 }  // namespace mirror

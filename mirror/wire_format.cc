@@ -149,6 +149,10 @@ OutFrame encode_request(uint64_t sequence, uint64_t barrier, const MirrorRequest
   put<uint16_t>(out, static_cast<uint16_t>(r.xattr_name.size()));
   put<uint16_t>(out, 0);
   put<uint32_t>(out, static_cast<uint32_t>(r.data.size()));
+  put<uint64_t>(out, static_cast<uint64_t>(r.parent_mtime_after.tv_sec));
+  put<uint64_t>(out, static_cast<uint64_t>(r.target_parent_mtime_after.tv_sec));
+  put<uint32_t>(out, static_cast<uint32_t>(r.parent_mtime_after.tv_nsec));
+  put<uint32_t>(out, static_cast<uint32_t>(r.target_parent_mtime_after.tv_nsec));
   coding::put_bytes(out, r.path);
   coding::put_bytes(out, r.target);
   coding::put_bytes(out, r.xattr_name);
@@ -283,6 +287,10 @@ std::optional<std::string> decode_request(const FrameHeader& header,
   uint16_t name_length = in.get<uint16_t>();
   reserved |= in.get<uint16_t>();
   uint32_t data_length = in.get<uint32_t>();
+  r.parent_mtime_after.tv_sec = static_cast<time_t>(in.get<uint64_t>());
+  r.target_parent_mtime_after.tv_sec = static_cast<time_t>(in.get<uint64_t>());
+  r.parent_mtime_after.tv_nsec = in.get<uint32_t>();
+  r.target_parent_mtime_after.tv_nsec = in.get<uint32_t>();
   if (!in.ok()) return "REQUEST payload is truncated";
   if (op < static_cast<uint8_t>(Op::write) || op > static_cast<uint8_t>(Op::fsync)) {
     return "REQUEST has unknown operation " + std::to_string(op);
@@ -295,7 +303,8 @@ std::optional<std::string> decode_request(const FrameHeader& header,
            ", target " + std::to_string(target_length) + ", xattr name " +
            std::to_string(name_length) + ", data " + std::to_string(data_length) + ")";
   }
-  for (long ns : {r.attr.atime.tv_nsec, r.attr.mtime.tv_nsec, r.mtime_after.tv_nsec}) {
+  for (long ns : {r.attr.atime.tv_nsec, r.attr.mtime.tv_nsec, r.mtime_after.tv_nsec,
+                  r.parent_mtime_after.tv_nsec, r.target_parent_mtime_after.tv_nsec}) {
     if (ns >= 1000000000) return "REQUEST has a time with more than 999999999 nanoseconds";
   }
   r.path = std::string(in.get_string(path_length));
@@ -303,8 +312,8 @@ std::optional<std::string> decode_request(const FrameHeader& header,
   r.xattr_name = std::string(in.get_string(name_length));
   r.data = in.get_span(data_length);
   if (auto e = expect_end(in, "REQUEST")) return e;
-  if (!valid_name_bytes(r.path) || !valid_name_bytes(r.xattr_name)) {
-    return "REQUEST path or xattr name contains a NUL byte";
+  if (!valid_name_bytes(r.path) || !valid_name_bytes(r.target) || !valid_name_bytes(r.xattr_name)) {
+    return "REQUEST path, target or xattr name contains a NUL byte";
   }
   return std::nullopt;
 }

@@ -51,7 +51,9 @@
 //              72 atime sec u64 | 80 mtime sec u64 | 88 mtime-after sec u64 |
 //              96 atime nsec u32 | 100 mtime nsec u32 | 104 mtime-after nsec u32 |
 //              108 path length u16 | 110 target length u16 | 112 xattr name length u16 |
-//              114 reserved u16 | 116 data length u32 | 120 path | target | xattr name | data
+//              114 reserved u16 | 116 data length u32 | 120 parent mtime sec u64 |
+//              128 target parent mtime sec u64 | 136 parent mtime nsec u32 |
+//              140 target parent mtime nsec u32 | 144 path | target | xattr name | data
 //   RESPONSE   (header sequence = the request's) 0 errno u32 (0: stored) | 4 reserved u32
 //
 // barrier: the sequence number of the last namespace change sent before this
@@ -80,7 +82,7 @@ inline constexpr size_t kMaxVolumeName = 255;
 inline constexpr size_t kMaxPath = 4096;
 inline constexpr size_t kMaxXattrName = 255;
 inline constexpr size_t kMaxData = 1u << 20;  // a write of max_write, or an xattr value
-inline constexpr size_t kRequestFixedSize = 120;
+inline constexpr size_t kRequestFixedSize = 144;
 inline constexpr size_t kMaxPayload = kRequestFixedSize + 2 * kMaxPath + kMaxXattrName + kMaxData;
 
 enum class FrameType : uint8_t {
