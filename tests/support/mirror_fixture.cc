@@ -14,10 +14,10 @@
 
 namespace testing_support {
 
-MirrordProcess::MirrordProcess(const std::vector<std::pair<std::string, std::string>>& volumes,
-                               const std::string& secret_file, const std::string& log_path,
-                               const std::vector<std::string>& extra_args)
-    : log_path_(log_path) {
+namespace {
+std::vector<std::string> mirrord_argv(const std::vector<std::pair<std::string, std::string>>& volumes,
+                                      const std::string& secret_file,
+                                      const std::vector<std::string>& extra_args) {
   std::vector<std::string> argv = {MIRRORD_BIN, "--listen", "127.0.0.1:0", "--secret-file",
                                    secret_file, "--request-timeout", "200"};
   for (const auto& [name, dir] : volumes) {
@@ -25,19 +25,14 @@ MirrordProcess::MirrordProcess(const std::vector<std::pair<std::string, std::str
     argv.push_back(name + "=" + dir);
   }
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-  pid_ = fork();
-  if (pid_ < 0) throw std::runtime_error("fork failed");
-  if (pid_ == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    int log = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    dup2(log, 1);
-    dup2(log, 2);
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(127);
-  }
+  return argv;
+}
+}  // namespace
+
+MirrordProcess::MirrordProcess(const std::vector<std::pair<std::string, std::string>>& volumes,
+                               const std::string& secret_file, const std::string& log_path,
+                               const std::vector<std::string>& extra_args)
+    : child_(mirrord_argv(volumes, secret_file, extra_args), log_path, SIGKILL) {
   std::regex listening(R"(\(port (\d+)\))");
   bool up = wait_until([&] {
     std::smatch m;
@@ -53,36 +48,10 @@ MirrordProcess::MirrordProcess(const std::vector<std::pair<std::string, std::str
 
 MirrordProcess::~MirrordProcess() { stop(); }
 
-int MirrordProcess::poll_exit() {
-  if (status_ != -1 || pid_ <= 0) return status_;
-  int st;
-  if (waitpid(pid_, &st, WNOHANG) == pid_) {
-    status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  }
-  return status_;
-}
-
-void MirrordProcess::signal(int sig) {
-  if (poll_exit() == -1) kill(pid_, sig);
-}
-
 int MirrordProcess::stop() {
-  if (poll_exit() == -1) {
-    kill(pid_, SIGCONT);
-    kill(pid_, SIGTERM);
-    if (!wait_until([&] { return poll_exit() != -1; }, std::chrono::seconds(10))) {
-      kill(pid_, SIGKILL);
-      wait_until([&] { return poll_exit() != -1; }, std::chrono::seconds(10));
-    }
-  }
-  return status_;
-}
-
-std::string MirrordProcess::log() const {
-  std::ifstream in(log_path_);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+  child_.signal(SIGCONT);
+  child_.signal(SIGTERM);
+  return child_.wait(std::chrono::seconds(10));
 }
 
 void write_secret(const std::string& path, const std::string& secret) {

@@ -28,17 +28,15 @@ class MirrordProcess {
   MirrordProcess& operator=(const MirrordProcess&) = delete;
 
   uint16_t port() const { return port_; }
-  pid_t pid() const { return pid_; }
-  void signal(int sig);
-  // SIGTERM, then SIGKILL after a deadline; returns the exit status.
+  pid_t pid() const { return child_.pid(); }
+  void signal(int sig) { child_.signal(sig); }
+  // SIGCONT and SIGTERM, then SIGKILL after a deadline; returns the exit status.
   int stop();
-  int poll_exit();
-  std::string log() const;
+  int poll_exit() { return child_.poll_exit(); }
+  std::string log() const { return child_.log(); }
 
  private:
-  std::string log_path_;
-  pid_t pid_ = -1;
-  int status_ = -1;
+  ChildProcess child_;
   uint16_t port_ = 0;
 };
 

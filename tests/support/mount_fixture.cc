@@ -38,25 +38,19 @@ bool fuse_available(std::string* why) {
   return true;
 }
 
-MirrorfsProcess::MirrorfsProcess(std::string backing, std::string mountpoint,
-                                 std::vector<std::string> options, std::string log_path)
-    : mountpoint_(std::move(mountpoint)), log_path_(std::move(log_path)) {
+namespace {
+std::vector<std::string> mirrorfs_argv(const std::string& backing, const std::string& mountpoint,
+                                       const std::vector<std::string>& options) {
   std::string opts = "auto_unmount";
   for (const auto& o : options) opts += "," + o;
-  std::vector<std::string> argv = {MIRRORFS_BIN, backing, mountpoint_, "-f", "-o", opts};
-  pid_ = fork();
-  if (pid_ < 0) throw std::runtime_error("fork failed");
-  if (pid_ == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    int log = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    dup2(log, 1);
-    dup2(log, 2);
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(127);
-  }
+  return {MIRRORFS_BIN, backing, mountpoint, "-f", "-o", opts};
+}
+}  // namespace
+
+MirrorfsProcess::MirrorfsProcess(std::string backing, std::string mountpoint,
+                                 std::vector<std::string> options, std::string log_path)
+    : mountpoint_(std::move(mountpoint)),
+      child_(mirrorfs_argv(backing, mountpoint_, options), std::move(log_path), SIGTERM) {
   bool up = wait_until([&] { return is_mounted(mountpoint_) || poll_exit() != -1; }, 10s);
   if (!up || !is_mounted(mountpoint_)) {
     stop();
@@ -66,40 +60,15 @@ MirrorfsProcess::MirrorfsProcess(std::string backing, std::string mountpoint,
 
 MirrorfsProcess::~MirrorfsProcess() { stop(); }
 
-int MirrorfsProcess::poll_exit() {
-  if (status_ != -1 || pid_ <= 0) return status_;
-  int st;
-  if (waitpid(pid_, &st, WNOHANG) == pid_) {
-    status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  }
-  return status_;
-}
-
-void MirrorfsProcess::signal(int sig) {
-  if (poll_exit() == -1) kill(pid_, sig);
-}
-
 int MirrorfsProcess::stop() {
-  if (poll_exit() == -1) {
-    if (is_mounted(mountpoint_)) {
-      auto r = run_command({"fusermount3", "-u", mountpoint_}, 10s);
-      if (r.exit_code != 0) run_command({"fusermount3", "-uz", mountpoint_}, 10s);
-    }
-    if (!wait_until([&] { return poll_exit() != -1; }, 10s)) {
-      kill(pid_, SIGKILL);
-      wait_until([&] { return poll_exit() != -1; }, 10s);
-    }
+  if (poll_exit() == -1 && is_mounted(mountpoint_)) {
+    auto r = run_command({"fusermount3", "-u", mountpoint_}, 10s);
+    if (r.exit_code != 0) run_command({"fusermount3", "-uz", mountpoint_}, 10s);
   }
+  int status = child_.wait(10s);
   // A daemon that died leaves a dead mount unless auto_unmount removed it.
   if (is_mounted(mountpoint_)) run_command({"fusermount3", "-uz", mountpoint_}, 10s);
-  return status_;
-}
-
-std::string MirrorfsProcess::log() const {
-  std::ifstream in(log_path_);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+  return status;
 }
 
 void MountedTest::SetUp() {

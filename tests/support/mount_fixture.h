@@ -27,21 +27,18 @@ class MirrorfsProcess {
   MirrorfsProcess(const MirrorfsProcess&) = delete;
   MirrorfsProcess& operator=(const MirrorfsProcess&) = delete;
 
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return child_.pid(); }
   // Unmounts (fusermount3 -u, lazily if busy) and waits for the daemon;
   // returns its exit status. Idempotent.
   int stop();
-  // Sends a signal; the caller decides what to wait for.
-  void signal(int sig);
-  // Reaps the daemon if it has exited; returns its status or -1 if running.
-  int poll_exit();
-  std::string log() const;
+  void signal(int sig) { child_.signal(sig); }
+  // The daemon's exit status if it has exited, else -1.
+  int poll_exit() { return child_.poll_exit(); }
+  std::string log() const { return child_.log(); }
 
  private:
   std::string mountpoint_;
-  std::string log_path_;
-  pid_t pid_ = -1;
-  int status_ = -1;
+  ChildProcess child_;
 };
 
 bool is_mounted(const std::string& path);

@@ -6,7 +6,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sys/prctl.h>
+
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <cstdlib>
 #include <stdexcept>
 #include <thread>
@@ -65,6 +69,59 @@ CommandResult run_command(const std::vector<std::string>& argv, std::chrono::mil
   while ((n = read(out, buf, sizeof buf)) > 0) result.output.append(buf, static_cast<size_t>(n));
   close(out);
   return result;
+}
+
+ChildProcess::ChildProcess(const std::vector<std::string>& argv, std::string log_path,
+                           int death_signal)
+    : log_path_(std::move(log_path)) {
+  pid_ = fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    prctl(PR_SET_PDEATHSIG, death_signal);
+    int log = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    dup2(log, 1);
+    dup2(log, 2);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+}
+
+ChildProcess::~ChildProcess() {
+  if (poll_exit() == -1) {
+    kill(pid_, SIGKILL);
+    wait(std::chrono::seconds(10));
+  }
+}
+
+int ChildProcess::poll_exit() {
+  if (status_ != -1 || pid_ <= 0) return status_;
+  int st;
+  if (waitpid(pid_, &st, WNOHANG) == pid_) {
+    status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  }
+  return status_;
+}
+
+void ChildProcess::signal(int sig) {
+  if (poll_exit() == -1) kill(pid_, sig);
+}
+
+int ChildProcess::wait(std::chrono::milliseconds deadline) {
+  if (!wait_until([&] { return poll_exit() != -1; }, deadline)) {
+    kill(pid_, SIGKILL);
+    wait_until([&] { return poll_exit() != -1; }, std::chrono::seconds(10));
+  }
+  return status_;
+}
+
+std::string ChildProcess::log() const {
+  std::ifstream in(log_path_);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
 }
 
 int run_in_child(const std::function<int()>& body, uid_t uid, gid_t gid,

@@ -37,4 +37,28 @@ int run_in_child(const std::function<int()>& body, uid_t uid = static_cast<uid_t
 // Waits for a child started elsewhere; kills it with SIGKILL at the deadline.
 int wait_for_exit(pid_t pid, std::chrono::milliseconds deadline);
 
+// A daemon under test: started with its output appended to a log file, sent
+// `death_signal` should the test process die, and reaped (killed if need be)
+// when the object goes away.
+class ChildProcess {
+ public:
+  ChildProcess(const std::vector<std::string>& argv, std::string log_path, int death_signal);
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  pid_t pid() const { return pid_; }
+  // The exit status once it exited (128 + signal when killed), else -1.
+  int poll_exit();
+  void signal(int sig);
+  // Waits until it exits; SIGKILL at the deadline. Returns the status.
+  int wait(std::chrono::milliseconds deadline);
+  std::string log() const;
+
+ private:
+  std::string log_path_;
+  pid_t pid_ = -1;
+  int status_ = -1;
+};
+
 }  // namespace testing_support
