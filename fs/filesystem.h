@@ -6,6 +6,7 @@
 #include <fuse_lowlevel.h>
 
 #include <optional>
+#include <shared_mutex>
 #include <string>
 
 #include "fs/inode_reclaimer.h"
@@ -43,12 +44,15 @@ class Filesystem {
   // application should see (0 when all is well).
   int replicate(const mirror::MirrorRequest& request);
   bool replicator_mirrors() const { return replicator_.mirrors(); }
+  // See ChangeLock (op_support.h).
+  std::shared_mutex& change_order() { return change_order_; }
 
  private:
   const MountOptions options_;
   mirror::Replicator& replicator_;
   InodeTable inodes_;
   InodeReclaimer reclaimer_;
+  std::shared_mutex change_order_;
 };
 
 }  // namespace mirrorfs

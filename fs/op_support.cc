@@ -7,6 +7,15 @@
 
 namespace mirrorfs {
 
+ChangeLock::ChangeLock(Filesystem& fs, bool namespace_change) {
+  if (!fs.replicator_mirrors()) return;
+  if (namespace_change) {
+    exclusive_ = std::unique_lock(fs.change_order());
+  } else {
+    shared_ = std::shared_lock(fs.change_order());
+  }
+}
+
 ProcPath::ProcPath(int fd) { snprintf(buf, sizeof buf, "/proc/self/fd/%d", fd); }
 
 int give_to_caller(fuse_req_t req, int dirfd, const char* name, mode_t mode) {

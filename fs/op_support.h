@@ -7,6 +7,8 @@
 #include <fuse_lowlevel.h>
 #include <sys/stat.h>
 
+#include <mutex>
+#include <shared_mutex>
 #include <string>
 
 #include "fs/filesystem.h"
@@ -44,6 +46,22 @@ void record_result_of(Filesystem& fs, int fd, mirror::MirrorRequest& r);
 
 // The directory's mtime after a namespace change in it, when mirroring.
 void record_parent(Filesystem& fs, Inode& dir, timespec& out);
+
+// Mirror requests are numbered in the order the changes were made. A
+// namespace change is made, described and numbered under the exclusive lock,
+// so no other change can be described with a path it is moving; other
+// changes describe their paths and are numbered under the shared lock. Local
+// only, nothing is numbered and no lock is taken.
+class ChangeLock {
+ public:
+  ChangeLock(Filesystem& fs, bool namespace_change);
+  ChangeLock(const ChangeLock&) = delete;
+  ChangeLock& operator=(const ChangeLock&) = delete;
+
+ private:
+  std::unique_lock<std::shared_mutex> exclusive_;
+  std::shared_lock<std::shared_mutex> shared_;
+};
 
 // Replies with the new entry, or with `err` (from mirroring) after giving the
 // kernel's reference back.

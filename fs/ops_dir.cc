@@ -127,6 +127,7 @@ void fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) 
   Filesystem& fs = Filesystem::of(req);
   int fd = dirfd(handle(fi).dp);
   if ((datasync ? fdatasync(fd) : ::fsync(fd)) != 0) return (void)fuse_reply_err(req, errno);
+  ChangeLock order(fs, false);
   mirror::MirrorRequest r;
   int err = 0;
   if (describe(fs, fs.inode(ino), mirror::Op::fsync, r)) {

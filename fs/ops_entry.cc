@@ -135,6 +135,7 @@ void setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int valid, fuse_
   int fd = fi != nullptr ? static_cast<int>(fi->fh) : inode.fd.load();
   if (fstatat(fd, "", &st, kStatSelf) != 0) return (void)fuse_reply_err(req, errno);
 
+  ChangeLock order(fs, false);
   mirror::MirrorRequest r;
   bool only_size = (valid & ~FUSE_SET_ATTR_SIZE & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
                                                     FUSE_SET_ATTR_GID | FUSE_SET_ATTR_ATIME |

@@ -42,6 +42,7 @@ void set_caching(const Filesystem& fs, fuse_file_info* fi) {
 }
 
 int mirror_truncate_on_open(Filesystem& fs, Inode& inode, int fd) {
+  ChangeLock order(fs, false);
   mirror::MirrorRequest r;
   if (!describe(fs, inode, mirror::Op::truncate, r)) return 0;
   record_result_of(fs, fd, r);
@@ -70,6 +71,7 @@ void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
   Filesystem& fs = Filesystem::of(req);
+  ChangeLock order(fs, true);
   Inode& dir = fs.inode(parent);
   int fd = openat(dir.fd.load(), name, backing_flags(fs, fi->flags) | O_CREAT, mode & 07777);
   if (fd < 0) return (void)fuse_reply_err(req, errno);
@@ -148,6 +150,7 @@ void write_buf(fuse_req_t req, fuse_ino_t ino, fuse_bufvec* in_buf, off_t off,
     if (n == 0) break;
     done += static_cast<size_t>(n);
   }
+  ChangeLock order(fs, false);
   mirror::MirrorRequest r;
   if (describe(fs, fs.inode(ino), mirror::Op::write, r)) {
     record_result_of(fs, fh(fi), r);
@@ -176,6 +179,7 @@ void fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
     }
   }
   if (int sticky = inode.sync_error.load()) return (void)fuse_reply_err(req, sticky);
+  ChangeLock order(fs, false);
   mirror::MirrorRequest m;
   int err = 0;
   if (describe(fs, inode, mirror::Op::fsync, m)) {
@@ -189,6 +193,7 @@ void fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t len
                fuse_file_info* fi) {
   Filesystem& fs = Filesystem::of(req);
   if (::fallocate(fh(fi), mode, offset, length) != 0) return (void)fuse_reply_err(req, errno);
+  ChangeLock order(fs, false);
   mirror::MirrorRequest r;
   int err = 0;
   if (describe(fs, fs.inode(ino), mirror::Op::fallocate, r)) {
@@ -221,6 +226,7 @@ void copy_file_range(fuse_req_t req, fuse_ino_t, off_t off_in, fuse_file_info* f
   if (n < 0) return (void)fuse_reply_err(req, errno);
   // The mirror has no copy of the source's bytes at hand in general: the
   // copied range travels as writes.
+  ChangeLock order(fs, false);
   mirror::MirrorRequest r;
   if (n > 0 && describe(fs, fs.inode(ino_out), mirror::Op::write, r)) {
     record_result_of(fs, fh(fi_out), r);

@@ -38,6 +38,7 @@ void finish_new_entry(fuse_req_t req, fuse_ino_t parent, const char* name, mode_
 }  // namespace
 
 void mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
+  ChangeLock order(Filesystem::of(req), true);
   Inode& dir = Filesystem::of(req).inode(parent);
   if (mknodat(dir.fd.load(), name, mode, rdev) != 0) return (void)fuse_reply_err(req, errno);
   mirror::MirrorRequest r;
@@ -48,6 +49,7 @@ void mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev
 }
 
 void mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
+  ChangeLock order(Filesystem::of(req), true);
   Inode& dir = Filesystem::of(req).inode(parent);
   if (mkdirat(dir.fd.load(), name, mode) != 0) return (void)fuse_reply_err(req, errno);
   mirror::MirrorRequest r;
@@ -56,6 +58,7 @@ void mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
 }
 
 void symlink(fuse_req_t req, const char* link, fuse_ino_t parent, const char* name) {
+  ChangeLock order(Filesystem::of(req), true);
   Inode& dir = Filesystem::of(req).inode(parent);
   if (symlinkat(link, dir.fd.load(), name) != 0) return (void)fuse_reply_err(req, errno);
   mirror::MirrorRequest r;
@@ -66,6 +69,7 @@ void symlink(fuse_req_t req, const char* link, fuse_ino_t parent, const char* na
 
 void link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname) {
   Filesystem& fs = Filesystem::of(req);
+  ChangeLock order(fs, true);
   Inode& inode = fs.inode(ino);
   Inode& dir = fs.inode(newparent);
   mirror::MirrorRequest r;
@@ -95,6 +99,7 @@ namespace {
 
 void remove_entry(fuse_req_t req, fuse_ino_t parent, const char* name, bool directory) {
   Filesystem& fs = Filesystem::of(req);
+  ChangeLock order(fs, true);
   Inode& dir = fs.inode(parent);
   mirror::MirrorRequest r;
   bool named = describe_child(fs, dir, name, directory ? mirror::Op::rmdir : mirror::Op::unlink, r);
@@ -126,6 +131,7 @@ void rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
 void rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent,
             const char* newname, unsigned int flags) {
   Filesystem& fs = Filesystem::of(req);
+  ChangeLock order(fs, true);
   Inode& from = fs.inode(parent);
   Inode& to = fs.inode(newparent);
   mirror::MirrorRequest r;

@@ -58,6 +58,7 @@ void setxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* valu
     return (void)fuse_reply_err(req, errno);
   }
   if (is_capability(name)) inode.capability = CapabilityXattr::present;
+  ChangeLock order(fs, false);
   mirror::MirrorRequest r;
   int err = 0;
   if (describe(fs, inode, mirror::Op::setxattr, r)) {
@@ -77,6 +78,7 @@ void removexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
     return (void)fuse_reply_err(req, errno);
   }
   if (is_capability(name)) inode.capability = CapabilityXattr::absent;
+  ChangeLock order(fs, false);
   mirror::MirrorRequest r;
   int err = 0;
   if (describe(fs, inode, mirror::Op::removexattr, r)) {
