@@ -157,7 +157,13 @@ void MirrorServer::serve(int fd) {
     std::string name = "conn-" + std::to_string(index);
     pthread_setname_np(pthread_self(), name.c_str());
     serve_requests(fd, peer, *session, index);
-    session->array[index].fd.compare_exchange_strong(fd, -1);
+  }
+  if (session) {
+    // Leave the element only if it still holds this socket: a re-established
+    // connection may have replaced it. (A copy: on failure the exchange writes
+    // the element's socket into `expected`, which must not be closed below.)
+    int expected = fd;
+    session->array[index].fd.compare_exchange_strong(expected, -1);
   }
   close(fd);
 }
