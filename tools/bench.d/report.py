@@ -2,18 +2,26 @@
 """Formats tools/bench's results.
 
     report.py table RESULTS WORKLOAD    one workload: a row per target
-    report.py summary RESULTS           every metric: ratio to native per target
+    report.py summary RESULTS           every metric: ratio to native per target;
+                                        the catch-up times; mirrorfs-sync-disk
+                                        against glusterfs
     report.py json RESULTS OUT [KEY=VALUE...]   all figures as JSON into OUT
 
 RESULTS is a TSV written by tools/bench, one line per figure:
     workload target metric unit better value
-better is "hi" (a rate) or "lo" (a latency or a duration); a failed workload
-is a line with metric "-" and value "FAIL". Targets and metrics are listed in
-the order they first appear. Ratios are oriented so higher is always better:
-target/native for "hi", native/target for "lo".
+better is "hi" (a rate), "lo" (a latency or a duration) or "raw" (a figure
+with no ratio to native: the catch-up time of an async mirror, whose value
+may be ">N" when it passed the deadline of N seconds); a failed workload is a
+line with metric "-" and value "FAIL". Targets and metrics are listed in the
+order they first appear, raw metrics last. Ratios are oriented so higher is
+always better: target/native for "hi", native/target for "lo".
 """
 import json
 import sys
+
+CATCH_UP_AIM = 2.0  # seconds: the project's aim for an async copy to catch up
+# The "vs glusterfs" section: mirrorfs's target against glusterfs, on these metrics.
+VERSUS = ("mirrorfs-sync-disk", "glusterfs", ("seq-write", "untar", "create"))
 
 
 def load(path):
@@ -21,8 +29,10 @@ def load(path):
     with open(path) as f:
         for line in f:
             wl, target, metric, unit, better, value = line.rstrip("\n").split("\t")
+            over = value.startswith(">")
             rows.append(dict(workload=wl, target=target, metric=metric, unit=unit,
-                             better=better, value=None if value == "FAIL" else float(value)))
+                             better=better, text=value, over=over,
+                             value=None if value == "FAIL" or over else float(value)))
     return rows
 
 
@@ -30,35 +40,69 @@ def ordered(rows, key):
     return list(dict.fromkeys(r[key] for r in rows))
 
 
+def ratio_of(better, value, base):
+    if not base or not value:
+        return None  # a failure or a zero
+    return value / base if better == "hi" else base / value
+
+
 def ratio(rows, r):
+    if r["better"] == "raw":
+        return None
     base = next((n for n in rows if n["target"] == "native" and n["metric"] == r["metric"]), None)
-    if base is None or not base["value"] or not r["value"]:
-        return None  # no reference, a failure or a zero
-    return r["value"] / base["value"] if r["better"] == "hi" else base["value"] / r["value"]
+    return ratio_of(r["better"], r["value"], base and base["value"])
 
 
 def fmt(v):
     if v is None:
         return "-"
-    return "%.0f" % v if v >= 100 else "%.1f" % v if v >= 10 else "%.2f" % v
+    return "%.0f" % v if v >= 100 else "%.1f" % v if v >= 10 else "%.2f" % v if v >= 0.1 \
+        else "%.3f" % v
+
+
+def shown(r):
+    """A raw figure as shown: its value, or ">N" past the deadline."""
+    return r["text"] if r["over"] else fmt(r["value"])
+
+
+def short(target):
+    return target[len("mirrorfs-"):] if target.startswith("mirrorfs-") else target
 
 
 def table(rows, workload):
     mine = [r for r in rows if r["workload"] == workload]
     targets = ordered(rows, "target")
     metrics = [m for m in ordered(mine, "metric") if m != "-"]
+    raw = {r["metric"] for r in mine if r["better"] == "raw"}
+    metrics = [m for m in metrics if m not in raw] + [m for m in metrics if m in raw]
     units = {r["metric"]: r["unit"] for r in mine}
     titles = [units[m] if m == workload else "%s %s" % (m, units[m]) for m in metrics]
-    print("%-16s" % workload + "".join("%16s %6s" % (title, "ratio") for title in titles))
+    print(("%-21s" % workload
+          + "".join("%15s %6s" % (t, "" if m in raw else "ratio") for t, m in zip(titles, metrics))).rstrip())
     for t in targets:
         cells = {r["metric"]: r for r in mine if r["target"] == t}
         if "-" in cells:
-            print("  %-14s  FAILED (see the log above)" % t)
+            print("  %-20s  FAILED (see the log above)" % t)
             continue
-        figures = [(fmt(cells[m]["value"]), fmt(ratio(rows, cells[m]))) if m in cells else ("-", "-")
-                   for m in metrics]
-        print("  %-14s" % t + "".join("%16s %6s" % f for f in figures))
+        figures = []
+        for m in metrics:
+            if m not in cells:
+                figures.append(("-", "" if m in raw else "-"))
+            elif m in raw:
+                figures.append((shown(cells[m]), ""))
+            else:
+                figures.append((fmt(cells[m]["value"]), fmt(ratio(rows, cells[m]))))
+        print(("  %-20s" % t + "".join("%15s %6s" % f for f in figures)).rstrip())
     print()
+
+
+def columns(head, names, lines):
+    """Prints a block: a header row, then rows of cells, left-aligned in columns."""
+    widths = [max([10, len(n) + 2] + [len(cells[i]) + 2 for _, cells in lines])
+              for i, n in enumerate(names)]
+    print(("%-14s" % head + "".join(n.ljust(w) for n, w in zip(names, widths))).rstrip())
+    for first, cells in lines:
+        print(("%-14s" % first + "".join(c.ljust(w) for c, w in zip(cells, widths))).rstrip())
 
 
 def summary(rows):
@@ -67,12 +111,52 @@ def summary(rows):
         print("summary: only native ran, nothing to compare")
         return
     print("summary (ratio to native, higher is better)")
-    widths = [max(10, len(t) + 2) for t in others]
-    print(("%-14s" % "workload" + "".join(t.ljust(w) for t, w in zip(others, widths))).rstrip())
-    for m in ordered([r for r in rows if r["metric"] != "-"], "metric"):
+    lines = []
+    for m in ordered([r for r in rows if r["metric"] != "-" and r["better"] != "raw"], "metric"):
         cells = {r["target"]: r for r in rows if r["metric"] == m}
-        ratios = [fmt(ratio(rows, cells[t])) if t in cells else "FAIL" for t in others]
-        print(("%-14s" % m + "".join(x.ljust(w) for x, w in zip(ratios, widths))).rstrip())
+        lines.append((m, [fmt(ratio(rows, cells[t])) if t in cells else "FAIL" for t in others]))
+    columns("workload", [short(t) for t in others], lines)
+
+    late = [r for r in rows if r["metric"] == "catch-up"]
+    if late:
+        targets = ordered(late, "target")
+        over = False
+        lines = []
+        for wl in ordered(late, "workload"):
+            cells = {r["target"]: r for r in late if r["workload"] == wl}
+            texts = []
+            for t in targets:
+                if t not in cells:
+                    texts.append("FAIL")
+                    continue
+                r = cells[t]
+                slow = r["over"] or r["value"] > CATCH_UP_AIM
+                over = over or slow
+                texts.append(shown(r) + (" *" if slow else ""))
+            lines.append((wl, texts))
+        print()
+        print("catch-up s (async: until the copy equals the backing directory; aim <= %g s)"
+              % CATCH_UP_AIM)
+        columns("workload", [short(t) for t in targets], lines)
+        if over:
+            print("* over the aim of %g s" % CATCH_UP_AIM)
+
+    mine, theirs, metrics = VERSUS
+    figures = {(r["target"], r["metric"]): r for r in rows
+               if r["target"] in (mine, theirs) and r["metric"] in metrics}
+    if any((mine, m) in figures for m in metrics) and any((theirs, m) in figures for m in metrics):
+        print()
+        print("vs glusterfs (both keep two copies on this disk, synchronously; "
+              "ratio > 1: %s is faster)" % short(mine))
+        lines = []
+        for m in metrics:
+            a, b = figures.get((mine, m)), figures.get((theirs, m))
+            value = lambda r: "FAIL" if r is None or r["value"] is None else \
+                "%s %s" % (fmt(r["value"]), r["unit"])
+            r = a or b
+            versus = r and ratio_of(r["better"], a and a["value"], b and b["value"])
+            lines.append((m, [value(a), value(b), fmt(versus)]))
+        columns("workload", [short(mine), theirs, "ratio"], lines)
 
 
 def to_json(rows, out, config):
@@ -81,9 +165,12 @@ def to_json(rows, out, config):
         if r["metric"] == "-":
             doc["failed"].setdefault(r["target"], []).append(r["workload"])
             continue
-        doc["results"].setdefault(r["target"], {})[r["metric"]] = {
+        key = r["metric"] if r["better"] != "raw" else "%s %s" % (r["workload"], r["metric"])
+        doc["results"].setdefault(r["target"], {})[key] = {
             "workload": r["workload"], "value": r["value"], "unit": r["unit"],
             "higher_is_better": r["better"] == "hi", "ratio_to_native": ratio(rows, r)}
+        if r["over"]:
+            doc["results"][r["target"]][key]["over_deadline"] = True
     with open(out, "w") as f:
         json.dump(doc, f, indent=2)
         f.write("\n")
