@@ -2,10 +2,11 @@
 
 namespace mirror {
 
-bool ApplyGate::wait_for(uint64_t barrier) {
+ApplyGate::Wait ApplyGate::wait_for(uint64_t barrier, std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
-  changed_.wait(lock, [&] { return abandoned_ || watermark_ >= barrier; });
-  return !abandoned_;
+  changed_.wait_for(lock, timeout, [&] { return abandoned_ || watermark_ >= barrier; });
+  if (abandoned_) return Wait::abandoned;
+  return watermark_ >= barrier ? Wait::ready : Wait::timeout;
 }
 
 void ApplyGate::mark_applied(uint64_t sequence) {

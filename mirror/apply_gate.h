@@ -6,6 +6,7 @@
 // namespace order hold while independent files are applied in parallel.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -18,9 +19,10 @@ class ApplyGate {
   // Everything up to `applied_through` counts as applied already.
   explicit ApplyGate(uint64_t applied_through = 0) : watermark_(applied_through) {}
 
-  // Waits until every request up to `barrier` is applied. False when the gate
-  // was abandoned (its session ended) meanwhile.
-  bool wait_for(uint64_t barrier);
+  enum class Wait { ready, timeout, abandoned };
+  // Waits, at most `timeout`, until every request up to `barrier` is
+  // applied. `abandoned` when the gate was abandoned (its session ended).
+  Wait wait_for(uint64_t barrier, std::chrono::milliseconds timeout);
   void mark_applied(uint64_t sequence);
   bool is_applied(uint64_t sequence);
   // Every request up to this one is applied.

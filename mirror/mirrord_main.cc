@@ -1,24 +1,30 @@
 // mirrord: the mirror daemon. Keeps the copies of the volumes that local
 // servers mirror to it. Runs in the foreground (for systemd or a supervisor);
-// SIGTERM or SIGINT ends it cleanly.
+// SIGTERM or SIGINT ends it cleanly. Its control socket (--control) answers
+// mirrorctl with its status.
 #include <pthread.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <csignal>
+#include <cstdio>
 #include <thread>
 
 #include "mirror/auth.h"
+#include "mirror/control_server.h"
 #include "mirror/mirror_server.h"
 
 int main(int argc, char** argv) {
   mirror::MirrordOptions options;
   std::vector<std::string> volumes;
   std::string log_level = "info";
+  std::string control_path = mirror::default_control_path("mirrord");
   CLI::App app{"mirrord: keeps the mirror copies of mirrorfs volumes", "mirrord"};
   app.set_version_flag("--version", std::string("mirrord ") + MIRRORFS_VERSION);
-  app.add_option("--listen", options.listen, "ADDR:PORT to accept local servers on")
+  app.add_option("--listen", options.listen,
+                 "ADDR:PORT to accept local servers on (TCP) and their heartbeats (UDP)")
       ->capture_default_str();
   app.add_option("--volume", volumes, "NAME=DIR: a volume served and the directory of its copy")
       ->required()
@@ -31,10 +37,42 @@ int main(int argc, char** argv) {
                  "milliseconds an idle connection thread waits before checking its element")
       ->capture_default_str()
       ->check(CLI::Range(10, 3600000));
+  app.add_option("--heartbeat-interval", options.heartbeat_interval_ms,
+                 "milliseconds between the heartbeats sent to each local server")
+      ->capture_default_str()
+      ->check(CLI::Range(10, 600000));
+  app.add_option("--heartbeat-timeout", options.heartbeat_timeout_ms,
+                 "milliseconds of silence from a local server after which its connections are "
+                 "marked closed; longer than --heartbeat-interval")
+      ->capture_default_str()
+      ->check(CLI::Range(20, 3600000));
+  app.add_option("--state-dir", options.state_dir,
+                 "directory for the volumes' applied state (NAME.state); default: beside each "
+                 "copy, as .BASENAME.mirrord-state")
+      ->type_name("DIR")
+      ->default_str("beside each copy");
+  app.add_option("--control", control_path,
+                 "Unix socket (mode 0600) on which mirrorctl reads the status; for other "
+                 "users $XDG_RUNTIME_DIR/mirrorfs/mirrord.sock, else "
+                 "/tmp/mirrorfs-UID/mirrord.sock")
+      ->type_name("PATH")
+      ->default_str("/run/mirrorfs/mirrord.sock for root");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical or off")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);  // prints --help, status 0
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // One line naming the option; status 1 like every other start-up error.
+    std::string what = e.what();
+    std::replace(what.begin(), what.end(), '\n', ' ');
+    std::fprintf(stderr, "mirrord: error: %s (see mirrord --help)\n", what.c_str());
+    return 1;
+  }
 
   auto logger = spdlog::stderr_color_mt("mirrord");
   logger->set_pattern("mirrord: %^%l%$: %v");
@@ -67,6 +105,31 @@ int main(int argc, char** argv) {
     spdlog::error("{}", e.what());
     return 1;
   }
+  // The control socket answers only once the server is set up; a live
+  // socket at the path (another mirrord) makes this one refuse to start.
+  std::unique_ptr<mirror::ControlServer> control;
+  try {
+    mirror::ControlServerOptions control_options;
+    control_options.path = control_path;
+    control = std::make_unique<mirror::ControlServer>(
+        control_options, [&server](const nlohmann::json& request) -> nlohmann::json {
+          const std::string command = request.at("command").get<std::string>();
+          if (command == mirror::kCommandStatus) {
+            return mirror::control_ok({{"status", server->status()}});
+          }
+          if (command == mirror::kCommandPause || command == mirror::kCommandResume ||
+              command == mirror::kCommandMode) {
+            return mirror::control_error(
+                "mirrord keeps copies: pause, resume and mode are commands for mirrorfs");
+          }
+          return mirror::control_error("unknown command '" + command +
+                                       "'; mirrord answers \"status\"");
+        });
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+  spdlog::info("control socket {}", control->path());
   std::thread waiter([&] {
     pthread_setname_np(pthread_self(), "signals");
     int sig = 0;
@@ -78,6 +141,7 @@ int main(int argc, char** argv) {
   // run() also returns if stopped some other way; release the signal thread.
   pthread_kill(waiter.native_handle(), SIGTERM);
   waiter.join();
+  control->stop();
   spdlog::info("stopped");
   return 0;
 }

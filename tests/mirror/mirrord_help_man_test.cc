@@ -154,9 +154,14 @@ std::vector<OptionDoc> options_in_help(const std::string& help) {
     const std::string& line = section[i];
     if (trim(line)[0] != '-') continue;
     bool description_below = i + 1 < section.size() && trim(section[i + 1])[0] != '-';
-    bool description_here =
-        column != std::string::npos && line.size() > column && line[column - 1] == ' ';
-    std::string spec = description_below && !description_here ? line : line.substr(0, column);
+    std::string spec = line.substr(0, column);
+    if (description_below) {
+      // The spec reached the column, so it is followed by no description or
+      // by one after a gap of two spaces or more: a single space at the
+      // column ("INT:INT in [...]", "DIR=beside each copy") is the spec's own.
+      size_t gap = line.find("  ", indent_of(line));
+      spec = gap == std::string::npos ? line : line.substr(0, gap);
+    }
     docs.push_back(option_in_spec(spec));
   }
   return docs;
@@ -366,8 +371,9 @@ TEST(HelpAndManPage, HelpListsEveryOptionWithItsDefaultOrRequired) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto help = options_in_help(r.out);
   auto names = names_of(help);
-  for (const char* name : {"-h", "--help", "--version", "--listen", "--volume", "--secret-file",
-                           "--request-timeout", "--log-level"}) {
+  for (const char* name :
+       {"-h", "--help", "--version", "--listen", "--volume", "--secret-file", "--request-timeout",
+        "--heartbeat-interval", "--heartbeat-timeout", "--state-dir", "--control", "--log-level"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), name), names.end())
         << name << " not found in --help:\n"
         << r.out;
@@ -553,9 +559,50 @@ TEST_F(BadInput, ListenBadPortIsNamed) {
 // mirror/mirror_server.cc reads the port with std::stoi, which stops at the
 // first non-digit: "127.0.0.1:0x" listens on port 0 instead of being refused.
 // Enable once mirrord checks that the whole port is digits.
-TEST_F(BadInput, DISABLED_ListenPortWithTrailingJunkIsNamed) {
+TEST_F(BadInput, ListenPortWithTrailingJunkIsNamed) {
   expect_refused_naming(run_with(valid_except("--listen"), {"--listen", "127.0.0.1:0x"}),
                         "127.0.0.1:0x");
+}
+
+TEST_F(BadInput, ListenWithoutBracketsAroundIPv6IsNamed) {
+  expect_refused_naming(run_with(valid_except("--listen"), {"--listen", "::1:0"}), "::1:0");
+}
+
+TEST_F(BadInput, ListenUnknownHostIsNamed) {
+  expect_refused_naming(run_with(valid_except("--listen"), {"--listen", "no-such-host.invalid:0"}),
+                        "no-such-host.invalid");
+}
+
+TEST_F(BadInput, HeartbeatTimeoutNotLongerThanIntervalIsNamed) {
+  auto r =
+      run_with(valid_except(""), {"--heartbeat-interval", "500", "--heartbeat-timeout", "500"});
+  expect_refused_naming(r, "--heartbeat-timeout");
+  expect_refused_naming(r, "--heartbeat-interval");
+}
+
+TEST_F(BadInput, HeartbeatIntervalOutOfRangeIsNamed) {
+  expect_refused_naming(run_with(valid_except(""), {"--heartbeat-interval", "0"}),
+                        "--heartbeat-interval");
+}
+
+TEST_F(BadInput, MissingStateDirIsNamed) {
+  std::string missing = tmp.sub("no-such-state-dir");
+  expect_refused_naming(run_with(valid_except(""), {"--state-dir", missing}), missing);
+}
+
+// Parse errors are start-up errors like the others: status 1, one line.
+TEST_F(BadInput, ParseErrorsEndWithStatusOneAndOneLine) {
+  for (const std::vector<std::string>& extra : {std::vector<std::string>{"--no-such-option"},
+                                                {"--request-timeout", "5"},
+                                                {"--request-timeout"},
+                                                {"stray-argument"}}) {
+    auto r = run_with(valid_except(""), extra);
+    EXPECT_EQ(r.exit_code, 1) << extra[0] << "; stderr:\n" << r.err;
+    EXPECT_EQ(lines_of(r.err).size(), 1u) << extra[0] << "; stderr:\n" << r.err;
+  }
+  auto r = run_with(valid_except("--volume"), {});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(lines_of(r.err).size(), 1u) << r.err;
 }
 
 TEST_F(BadInput, RequestTimeoutOutOfRangeIsNamed) {
@@ -569,6 +616,35 @@ TEST_F(BadInput, UnknownLogLevelIsNamed) {
 
 TEST_F(BadInput, UnknownOptionIsNamed) {
   expect_refused_naming(run_with(valid_except(""), {"--no-such-option"}), "--no-such-option");
+}
+
+// --listen takes a host name too; TCP and the heartbeats' UDP share the port.
+TEST(Listen, AcceptsAHostName) {
+  TempDir tmp;
+  std::string copy = tmp.sub("copy"), secret = tmp.sub("secret");
+  ASSERT_EQ(mkdir(copy.c_str(), 0700), 0);
+  testing_support::write_secret(secret, "s3cret");
+  testing_support::ChildProcess mirrord(
+      {MIRRORD_BIN, "--listen", "localhost:0", "--volume", "v=" + copy, "--secret-file", secret,
+       "--control", tmp.sub("mirrord.sock")},
+      tmp.sub("mirrord.log"), SIGKILL);
+  std::smatch m;
+  std::string log;
+  static const std::regex port_re(R"(\(port (\d+)\))");
+  ASSERT_TRUE(testing_support::wait_until([&] {
+    log = mirrord.log();
+    return std::regex_search(log, m, port_re) || mirrord.poll_exit() != -1;
+  })) << log;
+  ASSERT_EQ(mirrord.poll_exit(), -1) << log;
+  ASSERT_TRUE(std::regex_search(log, m, port_re)) << log;
+  const std::string port = m[1];
+  EXPECT_NE(port, "0");
+  EXPECT_TRUE(testing_support::wait_until([&] {
+    return mirrord.log().find("heartbeats on UDP ") != std::string::npos;
+  })) << mirrord.log();
+  EXPECT_NE(mirrord.log().find(":" + port + " every"), std::string::npos) << mirrord.log();
+  mirrord.signal(SIGTERM);
+  EXPECT_EQ(mirrord.wait(std::chrono::seconds(10)), 0) << mirrord.log();
 }
 
 // SIGNALS and EXIT STATUS in the man page: each stop signal ends mirrord
