@@ -13,6 +13,7 @@
 #include <memory>
 #include <system_error>
 
+#include "fs/control.h"
 #include "fs/filesystem.h"
 #include "fs/logging.h"
 #include "fs/mirrorfs.h"
@@ -45,16 +46,8 @@ void raise_readahead(const std::string& mountpoint) {
 }
 
 std::unique_ptr<mirror::Replicator> make_replicator(const MountOptions& options) {
-  if (options.peer.empty()) return mirror::make_local_only_replicator();
-  mirror::PeerOptions peer;
-  peer.peer = options.peer;
-  peer.volume = options.volume;
-  peer.mode = options.mode == "async" ? mirror::Mode::async : mirror::Mode::sync;
-  peer.connections = options.connections;
-  peer.secret_file = options.secret_file;
-  peer.exclude = options.exclude;
-  peer.backing = options.backing;
-  return mirror::make_local_replicator(peer);
+  if (options.mirroring.peer.empty()) return mirror::make_local_only_replicator();
+  return mirror::make_local_replicator(options.mirroring);
 }
 
 struct ArgsGuard {
@@ -95,8 +88,15 @@ int run(int argc, char** argv) {
   start_logging(options);
 
   std::unique_ptr<mirror::Replicator> replicator;
+  std::string control_path;
   try {
     replicator = make_replicator(options);
+    if (replicator->mirrors()) {
+      control_path = options.mirroring.control.empty()
+                         ? mirror::default_control_path("mirrorfs", options.mirroring.volume)
+                         : options.mirroring.control;
+      check_control_path_free(control_path);
+    }
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return 1;
@@ -134,6 +134,15 @@ int run(int argc, char** argv) {
   fuse_daemonize(options.foreground ? 1 : 0);
   replicator->start();
   if (!options.foreground) switch_to_background_logging(options);
+  std::unique_ptr<mirror::ControlServer> control;
+  if (!control_path.empty()) {
+    try {
+      control = start_control(control_path, *replicator);
+    } catch (const std::exception& e) {
+      // Mounted already: mirroring goes on without mirrorctl.
+      spdlog::error("{}; mirrorctl cannot reach this mount", e.what());
+    }
+  }
 
   fs->reclaimer().start(se);
   int status = serve(se, options);
@@ -144,6 +153,7 @@ int run(int argc, char** argv) {
   if (!clean) spdlog::error("session ended with error: {}", strerror(-status));
   fuse_session_unmount(se);
   fuse_remove_signal_handlers(se);
+  if (control) control->stop();
   replicator->stop();
   spdlog::info("unmounted {} ({} inodes known at the end)", options.mountpoint, fs->inodes().size());
   spdlog::shutdown();

@@ -27,7 +27,9 @@ std::shared_ptr<spdlog::logger> file_logger(const MountOptions& options) {
 void start_logging(const MountOptions& options) {
   if (!options.log_file.empty()) return install(file_logger(options), options);
   auto logger = spdlog::stderr_color_mt("mirrorfs");
-  logger->set_pattern("mirrorfs: %^%l%$: %v");
+  // In the foreground the stderr log is the log: each line says when.
+  logger->set_pattern(options.foreground || options.debug ? "%H:%M:%S.%e mirrorfs: %^%l%$: %v"
+                                                          : "mirrorfs: %^%l%$: %v");
   install(std::move(logger), options);
 }
 

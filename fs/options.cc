@@ -1,5 +1,7 @@
 #include "fs/options.h"
 
+#include "fs/mirroring_options.h"
+
 #include <fuse_opt.h>
 
 #include <cerrno>
@@ -24,20 +26,12 @@ struct RawOptions {
   char* log_level = nullptr;
   char* log_file = nullptr;
   char* cache_timeout = nullptr;
-  char* peer = nullptr;
-  char* volume = nullptr;
-  char* mode = nullptr;
-  char* connections = nullptr;
-  char* secret_file = nullptr;
-  char* exclude = nullptr;
+  MirroringArgs mirroring;
   int no_writeback = 0;
   int show_help = 0;
   int show_version = 0;
   ~RawOptions() {
-    for (char* s : {backing, log_level, log_file, cache_timeout, peer, volume, mode, connections,
-                    secret_file, exclude}) {
-      free(s);
-    }
+    for (char* s : {backing, log_level, log_file, cache_timeout}) free(s);
   }
 };
 
@@ -49,12 +43,20 @@ const fuse_opt kSpec[] = {
     MIRRORFS_OPT("log_file=%s", log_file, 0),
     MIRRORFS_OPT("cache_timeout=%s", cache_timeout, 0),
     MIRRORFS_OPT("no_writeback", no_writeback, 1),
-    MIRRORFS_OPT("peer=%s", peer, 0),
-    MIRRORFS_OPT("volume=%s", volume, 0),
-    MIRRORFS_OPT("mode=%s", mode, 0),
-    MIRRORFS_OPT("connections=%s", connections, 0),
-    MIRRORFS_OPT("secret_file=%s", secret_file, 0),
-    MIRRORFS_OPT("exclude=%s", exclude, 0),
+    MIRRORFS_OPT("peer=%s", mirroring.peer, 0),
+    MIRRORFS_OPT("volume=%s", mirroring.volume, 0),
+    MIRRORFS_OPT("mode=%s", mirroring.mode, 0),
+    MIRRORFS_OPT("connections=%s", mirroring.connections, 0),
+    MIRRORFS_OPT("secret_file=%s", mirroring.secret_file, 0),
+    MIRRORFS_OPT("exclude=%s", mirroring.exclude, 0),
+    MIRRORFS_OPT("heartbeat_interval=%s", mirroring.heartbeat_interval, 0),
+    MIRRORFS_OPT("heartbeat_timeout=%s", mirroring.heartbeat_timeout, 0),
+    MIRRORFS_OPT("probation=%s", mirroring.probation, 0),
+    MIRRORFS_OPT("heartbeat_port=%s", mirroring.heartbeat_port, 0),
+    MIRRORFS_OPT("queue_dir=%s", mirroring.queue_dir, 0),
+    MIRRORFS_OPT("queue_max=%s", mirroring.queue_max, 0),
+    MIRRORFS_OPT("on_disconnect=%s", mirroring.on_disconnect, 0),
+    MIRRORFS_OPT("control=%s", mirroring.control, 0),
     FUSE_OPT_KEY("-h", kHelp),
     FUSE_OPT_KEY("--help", kHelp),
     FUSE_OPT_KEY("-V", kVersion),
@@ -117,37 +119,6 @@ std::string canonical_dir(const char* path, const char* what) {
   return real.get();
 }
 
-void parse_mirroring(const RawOptions& raw, MountOptions& options) {
-  if (raw.peer != nullptr) options.peer = raw.peer;
-  if (raw.volume != nullptr) options.volume = raw.volume;
-  if (raw.secret_file != nullptr) options.secret_file = raw.secret_file;
-  if (raw.exclude != nullptr) options.exclude = raw.exclude;
-  if (raw.mode != nullptr) {
-    options.mode = raw.mode;
-    if (options.mode != "sync" && options.mode != "async") {
-      throw UsageError(std::string("-o mode=") + raw.mode + ": expected sync or async");
-    }
-  }
-  if (raw.connections != nullptr) {
-    char* end = nullptr;
-    long n = std::strtol(raw.connections, &end, 10);
-    if (end == raw.connections || *end != '\0' || n < 1 || n > 64) {
-      throw UsageError(std::string("-o connections=") + raw.connections + ": expected 1 to 64");
-    }
-    options.connections = static_cast<unsigned>(n);
-  }
-  if (options.peer.empty()) {
-    for (const char* given : {raw.volume, raw.mode, raw.connections, raw.secret_file, raw.exclude}) {
-      if (given != nullptr) {
-        throw UsageError("volume, mode, connections, secret_file and exclude need -o peer=HOST:PORT");
-      }
-    }
-    return;
-  }
-  if (options.volume.empty()) throw UsageError("-o peer= needs -o volume=NAME");
-  if (options.secret_file.empty()) throw UsageError("-o peer= needs -o secret_file=PATH");
-}
-
 }  // namespace
 
 void capture_libfuse_messages() { fuse_set_log_func(on_libfuse_message); }
@@ -169,18 +140,8 @@ std::string options_help() {
          "                           when daemonized)\n"
          "    -o cache_timeout=SECS  how long the kernel may cache names and attributes\n"
          "                           (default: 86400)\n"
-         "    -o no_writeback        turn off the kernel's writeback cache (default: on)\n"
-         "    -o peer=HOST:PORT      mirror every change to the mirrord there (default: none,\n"
-         "                           local only)\n"
-         "    -o volume=NAME         the volume's name on the peer (default: none; required\n"
-         "                           with peer)\n"
-         "    -o mode=MODE           sync: reply once the mirror stored the change; async:\n"
-         "                           once it is on its way (default: sync)\n"
-         "    -o connections=N       TCP connections to the peer, 1 to 64 (default: 4)\n"
-         "    -o secret_file=PATH    file with the secret shared with the peer, mode 0600\n"
-         "                           (default: none; required with peer)\n"
-         "    -o exclude=GLOBS       colon-separated globs of paths kept local only\n"
-         "                           (default: none)\n";
+         "    -o no_writeback        turn off the kernel's writeback cache (default: on)\n" +
+         mirroring_options_help();
 }
 
 ParseResult parse_options(int argc, char** argv, MountOptions& options, fuse_args& args) {
@@ -251,7 +212,9 @@ ParseResult parse_options(int argc, char** argv, MountOptions& options, fuse_arg
     }
     options.cache_timeout = t;
   }
-  parse_mirroring(raw, options);
+  parse_mirroring(raw.mirroring, options.mirroring);
+  options.mirroring.backing = options.backing;
+  options.mirroring.mountpoint = options.mountpoint;
   // After fuse_parse_cmdline, which names the type fuse.mirrorfs only when
   // no fsname was given: mount and df then show the backing directory.
   bool named = false;

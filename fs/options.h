@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "mirror/local_replicator.h"
+
 namespace mirrorfs {
 
 struct MountOptions {
@@ -25,12 +27,7 @@ struct MountOptions {
   std::string log_level = "info";
   std::string log_file;  // empty: stderr in the foreground, syslog when daemonized
   // Mirroring; no peer means local only.
-  std::string peer;  // HOST:PORT of the peer's mirrord
-  std::string volume;
-  std::string mode = "sync";
-  unsigned connections = 4;
-  std::string secret_file;
-  std::string exclude;  // GLOB[:GLOB...]
+  mirror::PeerOptions mirroring;
 };
 
 // A usage error: the message says which option or argument was wrong.

@@ -35,6 +35,7 @@ class ConnectionArray {
   }
   size_t size() const { return elements_.size(); }
   ConnectionElement& operator[](size_t i) { return *elements_[i]; }
+  const ConnectionElement& operator[](size_t i) const { return *elements_[i]; }
 
   // A heartbeat from the peer: every element's timestamp moves on.
   void heard_heartbeat(int64_t now_ms) {

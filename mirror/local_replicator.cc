@@ -1,23 +1,22 @@
 #include "mirror/local_replicator.h"
 
-#include <dirent.h>
-#include <fcntl.h>
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
-#include <sys/xattr.h>
-#include <unistd.h>
 
-#include <climits>
-#include <map>
+#include <algorithm>
 #include <condition_variable>
 #include <cstring>
+#include <filesystem>
+#include <map>
 #include <mutex>
 #include <random>
 #include <set>
 #include <stdexcept>
+#include <thread>
 
-#include "mirror/designation.h"
-#include "mirror/peer_connection.h"
+#include "mirror/local_replicator_impl.h"
+#include "mirror/request_routing.h"
 
 namespace mirror {
 
@@ -33,340 +32,366 @@ std::pair<std::string, std::string> split_host_port(const std::string& s, const 
   return {host, s.substr(colon + 1)};
 }
 
+std::string default_queue_dir(const std::string& volume) {
+  return "/var/lib/mirrorfs/" + volume;
+}
+
 namespace {
 
-bool is_namespace_change(Op op) {
-  switch (op) {
-    case Op::create:
-    case Op::mknod:
-    case Op::mkdir:
-    case Op::unlink:
-    case Op::rmdir:
-    case Op::symlink:
-    case Op::link:
-    case Op::rename:
-      return true;
-    default:
-      return false;
-  }
+bool beneath(const std::filesystem::path& dir, const std::string& top) {
+  if (top.empty()) return false;
+  auto rel = dir.lexically_relative(top);
+  return !rel.empty() && *rel.begin() != "..";
 }
 
-std::string join(const std::string& dir, const std::string& name) {
-  return dir.empty() ? name : dir + "/" + name;
+// The queue directory, checked: never inside what is mirrored or mounted.
+std::string queue_dir_of(const PeerOptions& o) {
+  std::string dir = o.queue_dir.empty() ? default_queue_dir(o.volume) : o.queue_dir;
+  std::error_code ec;
+  // Parents as a package would make them (mirrorfs runs with umask 0); the
+  // queue makes its own directory 0700.
+  mode_t old_umask = umask(022);
+  std::filesystem::create_directories(std::filesystem::path(dir).parent_path(), ec);
+  umask(old_umask);
+  auto real = std::filesystem::weakly_canonical(dir, ec);
+  if (ec) throw std::runtime_error("-o queue_dir=" + dir + ": " + ec.message());
+  if (beneath(real, o.backing) || beneath(real, o.mountpoint)) {
+    throw std::runtime_error("-o queue_dir=" + dir +
+                             ": must not lie inside the backing directory or the mount point");
+  }
+  return real.string();
 }
 
-class LocalReplicator final : public Replicator {
- public:
-  explicit LocalReplicator(const PeerOptions& options)
-      : options_(options),
-        designation_(Designation::parse(options.exclude)),
-        secret_(Secret::from_file(options.secret_file)),
-        array_(options.connections) {
-    if (options.connections == 0 || options.connections > 64) {
-      throw std::runtime_error("-o connections=" + std::to_string(options.connections) +
-                               ": expected 1 to 64");
-    }
-    if (options.volume.empty() || options.volume.size() > wire::kMaxVolumeName) {
-      throw std::runtime_error("-o volume=" + options.volume + ": expected a name of 1 to 255 bytes");
-    }
-    auto [host, port] = split_host_port(options.peer, "-o peer=");
-    std::random_device random;
-    link_.volume = options.volume;
-    link_.session = (static_cast<uint64_t>(random()) << 32) ^ random();
-    link_.secret = &secret_;
-    link_.resume_from = [this] { return resume_from(); };
-    link_.on_answer = [this](const PendingPtr& p, int error) { answered(p, error); };
-    for (size_t i = 0; i < array_.size(); ++i) {
-      array_[i].host = host;
-      array_[i].port = port;
-      connections_.push_back(std::make_unique<PeerConnection>(link_, array_[i], i, array_.size()));
-    }
-  }
-
-  void start() override {
-    for (auto& c : connections_) c->start();
-  }
-
-  ~LocalReplicator() override { stop(); }
-
-  bool mirrors() const override { return true; }
-  const char* describe() const override {
-    return options_.mode == Mode::sync ? "mirrored, sync" : "mirrored, async";
-  }
-
-  int replicate(const MirrorRequest& r) override {
-    if (designation_.empty()) return send(r);
-    switch (r.op) {
-      case Op::rename:
-        return replicate_rename(r);
-      case Op::link:
-        if (designation_.excluded(r.target)) return 0;
-        if (designation_.excluded(r.path)) return send_content(r.target);
-        return send(r);
-      default:
-        return designation_.excluded(r.path) ? 0 : send(r);
-    }
-  }
-
-  void stop() override {
-    {
-      std::unique_lock lock(mutex_);
-      if (stopped_) return;
-      // Give the mirror a moment to answer what is in flight.
-      bool drained = drained_.wait_for(lock, std::chrono::seconds(10), [&] { return unanswered_.empty(); });
-      if (!drained) {
-        spdlog::warn("volume {}: stopping with {} request(s) not acknowledged by the peer",
-                     options_.volume, unanswered_.size());
-      }
-      stopped_ = true;
-    }
-    for (auto& c : connections_) c->stop();
-    std::lock_guard lock(mutex_);
-    for (auto& [seq, p] : pending_) answered_locked(p, EIO);
-  }
-
- private:
-  // Sends one request (in sync mode: and waits for its answer).
-  int send(const MirrorRequest& r) {
-    auto p = std::make_shared<PendingRequest>();
-    MirrorRequest view = r;
-    if (options_.mode == Mode::async && !r.data.empty()) {
-      p->owned_data.assign(r.data.begin(), r.data.end());
-      view.data = p->owned_data;
-    }
-    size_t bytes = view.data.size() + wire::kRequestFixedSize + r.path.size() + r.target.size();
-    {
-      std::unique_lock lock(mutex_);
-      // Async mode: writers wait while too much is on its way (the durable
-      // queue takes this role once the peer may be away for long).
-      drained_.wait(lock, [&] {
-        return stopped_ || in_flight_bytes_ == 0 ||
-               in_flight_bytes_ + bytes <= options_.max_in_flight_bytes;
-      });
-      if (stopped_) return EIO;
-      uint64_t seq = next_sequence_++;
-      uint64_t barrier = is_namespace_change(r.op) ? seq - 1 : last_namespace_change_;
-      if (is_namespace_change(r.op)) last_namespace_change_ = seq;
-      p->sequence = seq;
-      p->frame = wire::encode_request(seq, barrier, view);
-      unanswered_.insert(seq);
-      pending_[seq] = p;
-      in_flight_bytes_ += bytes;
-      sizes_[seq] = bytes;
-      // All requests on one file travel over one connection, in order.
-      uint64_t key = is_namespace_change(r.op) ? seq : (r.inode ? r.inode : std::hash<std::string>{}(r.path));
-      connections_[key % connections_.size()]->submit(p);
-    }
-    if (options_.mode == Mode::async) return 0;
-    std::unique_lock lock(p->mutex);
-    p->answered.wait(lock, [&] { return p->done; });
-    return p->error;
-  }
-
-  void answered(const PendingPtr& p, int error) {
-    std::lock_guard lock(mutex_);
-    answered_locked(p, error);
-  }
-
-  void answered_locked(const PendingPtr& p, int error) {
-    if (unanswered_.erase(p->sequence) == 0) return;
-    pending_.erase(p->sequence);
-    in_flight_bytes_ -= sizes_[p->sequence];
-    sizes_.erase(p->sequence);
-    if (error != 0 && options_.mode == Mode::async) {
-      spdlog::error("volume {}: the mirror failed to store request {}: {}", options_.volume,
-                    p->sequence, strerror(error));
-    }
-    {
-      std::lock_guard plock(p->mutex);
-      p->done = true;
-      p->error = error;
-    }
-    p->answered.notify_all();
-    drained_.notify_all();
-  }
-
-  uint64_t resume_from() {
-    std::lock_guard lock(mutex_);
-    return unanswered_.empty() ? next_sequence_ : *unanswered_.begin();
-  }
-
-  int replicate_rename(const MirrorRequest& r) {
-    bool from_excluded = designation_.excluded(r.path);
-    bool to_excluded = designation_.excluded(r.target);
-    if (from_excluded == to_excluded) return from_excluded ? 0 : send(r);
-    bool exchange = (r.flags & RENAME_EXCHANGE) != 0;
-    if (!from_excluded) {
-      // Moved out of sight: the mirror drops what it had under the old name
-      // (now locally at r.target) and, for an exchange, receives what now
-      // lives at the old name.
-      if (int err = send_removal(r.path, r.target)) return err;
-      return exchange ? send_content(r.path) : 0;
-    }
-    // Moved into sight: the mirror never had it, so it gets the content.
-    if (exchange) {
-      if (int err = send_removal(r.target, r.path)) return err;
-    } else {
-      // Whatever the new name replaced is gone.
-      MirrorRequest gone;
-      gone.op = Op::unlink;
-      gone.path = r.target;
-      struct stat st;
-      std::string local = options_.backing + "/" + r.target;
-      if (lstat(local.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-        if (int err = send_removal(r.target, r.target)) return err;
-      } else if (int err = send(gone); err != 0 && err != ENOENT) {
-        return err;
-      }
-    }
-    return send_content(r.target);
-  }
-
-  // Removes `mirror_path` on the mirror, recursively, using the local tree at
-  // `local_path` (which holds what the mirror has there) as the listing.
-  int send_removal(const std::string& mirror_path, const std::string& local_path) {
-    struct stat st;
-    std::string local = options_.backing + "/" + local_path;
-    if (lstat(local.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-      if (DIR* d = opendir(local.c_str())) {
-        std::vector<std::string> names;
-        while (dirent* e = readdir(d)) {
-          if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) names.push_back(e->d_name);
-        }
-        closedir(d);
-        for (const auto& n : names) send_removal(join(mirror_path, n), join(local_path, n));
-      }
-      MirrorRequest rm;
-      rm.op = Op::rmdir;
-      rm.path = mirror_path;
-      int err = send(rm);
-      return err == ENOENT ? 0 : err;
-    }
-    MirrorRequest rm;
-    rm.op = Op::unlink;
-    rm.path = mirror_path;
-    int err = send(rm);
-    return err == ENOENT ? 0 : err;
-  }
-
-  // Sends the local file or tree at `path` whole: for paths the mirror never
-  // had (moved or linked out of an excluded path).
-  int send_content(const std::string& path);
-
-  const PeerOptions options_;
-  const Designation designation_;
-  const Secret secret_;
-  LinkContext link_;
-  LocalConnectionArray array_;
-  std::vector<std::unique_ptr<PeerConnection>> connections_;
-
-  std::mutex mutex_;  // guards everything below; taken before PeerConnection's
-  std::condition_variable drained_;
-  uint64_t next_sequence_ = 1;
-  uint64_t last_namespace_change_ = 0;
-  std::set<uint64_t> unanswered_;
-  std::map<uint64_t, PendingPtr> pending_;
-  std::map<uint64_t, size_t> sizes_;
-  size_t in_flight_bytes_ = 0;
-  bool stopped_ = false;
-};
-
-int LocalReplicator::send_content(const std::string& path) {
-  std::string local = options_.backing + "/" + path;
-  struct stat st;
-  if (lstat(local.c_str(), &st) != 0) return 0;  // gone again meanwhile
-  MirrorRequest r;
-  r.path = path;
-  r.inode = st.st_ino;
-  r.attr.valid = kAttrMode | kAttrUid | kAttrGid;
-  r.attr.mode = st.st_mode;
-  r.attr.uid = st.st_uid;
-  r.attr.gid = st.st_gid;
-  int err = 0;
-  if (S_ISDIR(st.st_mode)) {
-    r.op = Op::mkdir;
-    if ((err = send(r))) return err;
-    std::vector<std::string> names;
-    if (DIR* d = opendir(local.c_str())) {
-      while (dirent* e = readdir(d)) {
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) names.push_back(e->d_name);
-      }
-      closedir(d);
-    }
-    for (const auto& n : names) {
-      if (designation_.excluded(join(path, n))) continue;
-      if ((err = send_content(join(path, n)))) return err;
-    }
-  } else if (S_ISLNK(st.st_mode)) {
-    char target[PATH_MAX];
-    ssize_t n = readlink(local.c_str(), target, sizeof target);
-    if (n < 0) return 0;
-    r.op = Op::symlink;
-    r.target.assign(target, static_cast<size_t>(n));
-    if ((err = send(r))) return err;
-  } else if (S_ISREG(st.st_mode)) {
-    r.op = Op::create;
-    if ((err = send(r))) return err;
-    int fd = open(local.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) return 0;
-    std::vector<std::byte> chunk(wire::kMaxData);
-    off_t offset = 0;
-    for (;;) {
-      ssize_t n = pread(fd, chunk.data(), chunk.size(), offset);
-      if (n <= 0) break;
-      MirrorRequest w;
-      w.op = Op::write;
-      w.path = path;
-      w.inode = st.st_ino;
-      w.offset = static_cast<uint64_t>(offset);
-      w.length = static_cast<uint64_t>(n);
-      w.data = std::span(chunk.data(), static_cast<size_t>(n));
-      if ((err = send(w))) break;
-      offset += n;
-    }
-    close(fd);
-    if (err) return err;
-    MirrorRequest t;
-    t.op = Op::truncate;
-    t.path = path;
-    t.inode = st.st_ino;
-    t.attr.valid = kAttrSize;
-    t.attr.size = static_cast<uint64_t>(st.st_size);
-    if ((err = send(t))) return err;
-  } else {
-    r.op = Op::mknod;
-    r.attr.valid |= kAttrRdev;
-    r.attr.rdev = st.st_rdev;
-    if ((err = send(r))) return err;
-  }
-  // Extended attributes, then the times, so the copy's mtime is the primary's.
-  char names[65536];
-  ssize_t len = llistxattr(local.c_str(), names, sizeof names);
-  for (ssize_t i = 0; len > 0 && i < len; i += static_cast<ssize_t>(strlen(names + i)) + 1) {
-    std::vector<std::byte> value(65536);
-    ssize_t n = lgetxattr(local.c_str(), names + i, value.data(), value.size());
-    if (n < 0) continue;
-    MirrorRequest x;
-    x.op = Op::setxattr;
-    x.path = path;
-    x.inode = st.st_ino;
-    x.xattr_name = names + i;
-    x.data = std::span(value.data(), static_cast<size_t>(n));
-    x.length = static_cast<uint64_t>(n);
-    if ((err = send(x))) return err;
-  }
-  MirrorRequest times;
-  times.op = Op::setattr;
-  times.path = path;
-  times.inode = st.st_ino;
-  times.attr.valid = kAttrAtime | kAttrMtime;
-  times.attr.atime = st.st_atim;
-  times.attr.mtime = st.st_mtim;
-  times.mtime_after = st.st_mtim;
-  return send(times);
+uint64_t segment_bytes_for(uint64_t queue_max) {
+  return std::clamp<uint64_t>(queue_max / 8, 64u << 10, 64u << 20);
 }
 
 }  // namespace
+
+LocalReplicator::LocalReplicator(const PeerOptions& options)
+    : options_(options),
+      mode_(options.mode),
+      designated_(Designation::parse(options.exclude), options.backing,
+                  [this](const MirrorRequest& r) { return send(r); }),
+      secret_(Secret::from_file(options.secret_file)),
+      array_(options.connections) {
+  if (options.connections == 0 || options.connections > 64) {
+    throw std::runtime_error("-o connections=" + std::to_string(options.connections) +
+                             ": expected 1 to 64");
+  }
+  if (options.volume.empty() || options.volume.size() > wire::kMaxVolumeName ||
+      options.volume.find('/') != std::string::npos) {
+    throw std::runtime_error("-o volume=" + options.volume +
+                             ": expected a name of 1 to 255 bytes without '/'");
+  }
+  auto [host, port] = split_host_port(options.peer, "-o peer=");
+  open_queue();
+  link_.volume = options.volume;
+  link_.session = queue_->session();
+  link_.secret = &secret_;
+  link_.resume_from = [this] {
+    std::lock_guard lock(mutex_);
+    return acked_through_ + 1;
+  };
+  link_.on_answer = [this](const PendingPtr& p, int error) { answered(p->sequence, error); };
+  link_.on_error = [this](const std::string& message) { record_error(message); };
+  for (size_t i = 0; i < array_.size(); ++i) {
+    array_[i].host = host;
+    array_[i].port = port;
+    connections_.push_back(std::make_unique<PeerConnection>(link_, array_[i], i, array_.size()));
+  }
+  LocalHeartbeatOptions hb;
+  hb.volume = options.volume;
+  hb.peer_host = host;
+  hb.peer_port = options.heartbeat_port.empty() ? port : options.heartbeat_port;
+  hb.interval_ms = options.heartbeat_interval_ms;
+  hb.timeout_ms = options.heartbeat_timeout_ms;
+  hb.probation_ms = options.probation_ms;
+  hb.secret = secret_.bytes();
+  heartbeat_ = std::make_unique<LocalHeartbeat>(hb, array_, *this);
+}
+
+void LocalReplicator::open_queue() {
+  queue_dir_ = queue_dir_of(options_);
+  QueueOptions q;
+  q.dir = queue_dir_;
+  q.max_bytes = options_.queue_max;
+  q.segment_bytes = segment_bytes_for(options_.queue_max);
+  queue_ = DurableQueue::open(q, {});
+  if (queue_->session() == 0) {
+    std::random_device random;
+    uint64_t session = 0;
+    while (session == 0) session = (static_cast<uint64_t>(random()) << 32) ^ random();
+    queue_->set_session(session);
+  }
+  acked_through_ = queue_->acknowledged();
+  last_appended_ = std::max(queue_->last_sequence(), acked_through_);
+  next_sequence_ = last_appended_ + 1;
+  // Whatever a new request touches, it comes after everything queued before.
+  last_namespace_change_ = last_appended_;
+  next_to_feed_ = acked_through_ + 1;
+  if (uint64_t n = queue_->records()) {
+    spdlog::info(
+        "volume {}: queue {} holds {} request(s) ({} bytes) not yet acknowledged by the "
+        "peer; they are sent first",
+        options_.volume, queue_dir_, n, queue_->bytes());
+  }
+}
+
+int LocalReplicator::send(const MirrorRequest& r) {
+  auto p = std::make_shared<PendingRequest>();
+  const bool sync = mode_.load() == Mode::sync;
+  std::unique_lock order(order_mutex_);
+  const uint64_t seq = next_sequence_++;
+  const bool ns = is_namespace_change(r.op);
+  const uint64_t barrier = ns ? seq - 1 : last_namespace_change_;
+  if (ns) last_namespace_change_ = seq;
+  p->sequence = seq;
+  p->route = route_request(r.op, seq, r.inode, r.path, connections_.size());
+  p->frame = wire::encode_request(seq, barrier, r);  // borrows r.data
+  bool wait = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (stopped_) return EIO;
+    // A sync caller waits while the link is up, or while it is down if told
+    // to block; registered before the request can be answered.
+    wait = sync && (link_up_ || connecting_ || options_.on_disconnect == OnDisconnect::block);
+    if (wait) waiters_[seq] = p;
+  }
+  bool queued = false;
+  try {
+    queued = queue_->append(seq, p->frame.head, p->frame.data);
+  } catch (const std::exception& e) {
+    spdlog::error("volume {}: queue {}: {}", options_.volume, queue_dir_, e.what());
+  }
+  const size_t bytes = p->frame.size();
+  std::unique_lock lock(mutex_);
+  if (stopped_) {
+    waiters_.erase(seq);
+    return EIO;
+  }
+  last_appended_ = seq;
+  if (queued) ++requests_queued_;
+  const bool borrowed_ok = wait;  // the caller's buffer outlives the send
+  if (!queued) {
+    spdlog::error(
+        "volume {}: request {} could not be written to the queue {}; it is held in "
+        "memory until sent (the copy needs a resync if mirrorfs stops first)",
+        options_.volume, seq, queue_dir_);
+    record_error("request " + std::to_string(seq) + " could not be written to the queue " +
+                 queue_dir_);
+    p->owned_data.assign(p->frame.data.begin(), p->frame.data.end());
+    p->frame.data = p->owned_data;
+    unqueued_[seq] = p;
+  }
+  if (link_up_ && live_ && next_to_feed_ == seq) {
+    if (in_flight_bytes_ == 0 || in_flight_bytes_ + bytes <= options_.max_in_flight_bytes) {
+      if (!borrowed_ok && p->owned_data.empty() && !p->frame.data.empty()) {
+        p->owned_data.assign(p->frame.data.begin(), p->frame.data.end());
+        p->frame.data = p->owned_data;
+      }
+      feed_locked(p, bytes);
+    } else {
+      // Too much on its way: the feeder goes on from the queue on disk.
+      live_ = false;
+      changed_.notify_all();
+    }
+  }
+  order.unlock();
+  if (!wait) {
+    if (sync && options_.on_disconnect == OnDisconnect::fail) return EIO;
+    lock.unlock();
+    return r.op == Op::fsync ? queue_->sync() : 0;
+  }
+  lock.unlock();
+  return finish_sync(p, r.op == Op::fsync);
+}
+
+int LocalReplicator::finish_sync(const PendingPtr& p, bool fsync) {
+  std::unique_lock plock(p->mutex);
+  p->answered.wait(plock, [&] { return p->done; });
+  if (!p->released) return p->error;
+  plock.unlock();
+  // Released because the link went down (on_disconnect=queue): the request
+  // is in the queue, and what was fsynced must be durable there.
+  return fsync ? queue_->sync() : 0;
+}
+
+void LocalReplicator::feed_locked(const PendingPtr& p, size_t bytes) {
+  in_flight_[p->sequence] = bytes;
+  in_flight_bytes_ += bytes;
+  next_to_feed_ = p->sequence + 1;
+  connections_[p->route]->submit(p);
+}
+
+void complete(const PendingPtr& p, int error, bool released) {
+  {
+    std::lock_guard plock(p->mutex);
+    p->done = true;
+    p->error = error;
+    p->released = released;
+  }
+  p->answered.notify_all();
+}
+
+void LocalReplicator::answered(uint64_t seq, int error) {
+  std::unique_lock lock(mutex_);
+  if (auto it = in_flight_.find(seq); it != in_flight_.end()) {
+    in_flight_bytes_ -= it->second;
+    in_flight_.erase(it);
+  }
+  ++(error == 0 ? requests_acked_ : requests_failed_);
+  if (seq > acked_through_) {
+    answered_above_.insert(seq);
+    while (!answered_above_.empty() && *answered_above_.begin() == acked_through_ + 1) {
+      answered_above_.erase(answered_above_.begin());
+      ++acked_through_;
+    }
+  }
+  unqueued_.erase(seq);
+  if (replay_until_ != 0 && acked_through_ >= replay_until_) {
+    spdlog::info(
+        "link {}: queue drained: the mirror acknowledged every request through {}, {} ms "
+        "after the replay began",
+        options_.volume, replay_until_, steady_ms() - replay_started_ms_);
+    replay_until_ = 0;
+  }
+  if (auto it = waiters_.find(seq); it != waiters_.end()) {
+    complete(it->second, error, false);
+    waiters_.erase(it);
+  } else if (error != 0) {
+    spdlog::error("volume {}: the mirror failed to store request {}: {}", options_.volume, seq,
+                  strerror(error));
+    record_error("the mirror failed to store request " + std::to_string(seq) + ": " +
+                 strerror(error));
+  }
+  const uint64_t ack = acked_through_;
+  changed_.notify_all();
+  lock.unlock();
+  queue_->acknowledge(ack);
+}
+
+void LocalReplicator::release_waiters_locked(bool stopping) {
+  if (!stopping && options_.on_disconnect == OnDisconnect::block) return;
+  for (auto& [seq, p] : waiters_) {
+    bool fail = stopping || options_.on_disconnect == OnDisconnect::fail;
+    complete(p, fail ? EIO : 0, !fail);
+  }
+  waiters_.clear();
+}
+
+// Hands the queued requests to the connections, in order, whenever the link
+// is up and new requests are not fed from memory: after the link came (back)
+// up, and when too much was on its way for memory to hold.
+void LocalReplicator::feed_loop() {
+  pthread_setname_np(pthread_self(), "feeder");
+  std::unique_lock lock(mutex_);
+  uint64_t logged_epoch = 0;
+  while (!stopped_) {
+    changed_.wait(lock, [&] { return stopped_ || (link_up_ && !live_); });
+    if (stopped_) break;
+    const uint64_t epoch = epoch_;
+    const uint64_t from = next_to_feed_;
+    if (from > last_appended_) {
+      live_ = true;
+      continue;
+    }
+    if (logged_epoch != epoch) {
+      logged_epoch = epoch;
+      replay_until_ = last_appended_;
+      replay_started_ms_ = steady_ms();
+      spdlog::info("link {}: replaying queued requests from {} ({} queued)", options_.volume, from,
+                   last_appended_ - from + 1);
+    }
+    lock.unlock();
+    int err = queue_->visit_unacknowledged(
+        [&](uint64_t seq, std::span<const std::byte> frame) {
+          return feed_record(epoch, seq, frame);
+        },
+        from);
+    lock.lock();
+    if (err != 0) {
+      spdlog::error("volume {}: cannot read the queue {}: {}; retrying", options_.volume,
+                    queue_dir_, strerror(err));
+      changed_.wait_for(lock, std::chrono::seconds(1), [&] { return stopped_; });
+      continue;
+    }
+    if (epoch_ != epoch) continue;
+    // Requests the queue could not take, and sequence numbers it lost.
+    while (next_to_feed_ <= last_appended_) {
+      auto it = unqueued_.lower_bound(next_to_feed_);
+      if (it == unqueued_.end()) break;
+      feed_locked(it->second, it->second->frame.size());
+    }
+    if (next_to_feed_ <= last_appended_ && next_to_feed_ == from) {
+      // Nothing fed in a whole pass: records above `from` are gone.
+      spdlog::error("volume {}: the queue {} lacks requests {} to {}; the copy needs a resync",
+                    options_.volume, queue_dir_, from, last_appended_);
+      next_to_feed_ = last_appended_ + 1;
+    }
+  }
+}
+
+bool LocalReplicator::feed_record(uint64_t epoch, uint64_t seq, std::span<const std::byte> frame) {
+  auto p = std::make_shared<PendingRequest>();
+  p->sequence = seq;
+  p->owned_data.assign(frame.begin(), frame.end());
+  p->frame.data = p->owned_data;
+  std::string fault;
+  auto route = route_frame(frame, connections_.size(), fault);
+  std::unique_lock lock(mutex_);
+  if (epoch_ != epoch || stopped_) return false;
+  if (seq < next_to_feed_) return true;
+  if (!route) {
+    spdlog::error("volume {}: queued request {} is unreadable: {}; skipped", options_.volume, seq,
+                  fault);
+    next_to_feed_ = seq + 1;
+    return true;
+  }
+  p->route = *route;
+  for (auto it = unqueued_.lower_bound(next_to_feed_); it != unqueued_.end() && it->first < seq;
+       it = unqueued_.lower_bound(next_to_feed_)) {
+    feed_locked(it->second, it->second->frame.size());
+  }
+  if (seq <= acked_through_ || answered_above_.count(seq)) {
+    next_to_feed_ = seq + 1;  // answered before the link went down
+    return true;
+  }
+  changed_.wait(lock, [&] {
+    return stopped_ || epoch_ != epoch || in_flight_bytes_ == 0 ||
+           in_flight_bytes_ + frame.size() <= options_.max_in_flight_bytes;
+  });
+  if (epoch_ != epoch || stopped_) return false;
+  feed_locked(p, frame.size());
+  return true;
+}
+
+void LocalReplicator::stop() {
+  {
+    std::unique_lock lock(mutex_);
+    if (stopped_) return;
+    if (link_up_) {
+      // Give the mirror a moment to answer what is on its way.
+      changed_.wait_for(lock, std::chrono::seconds(5),
+                        [&] { return !link_up_ || acked_through_ >= last_appended_; });
+    }
+    stopped_ = true;
+    changed_.notify_all();
+  }
+  queue_->stop();
+  heartbeat_->stop();
+  for (auto& c : connections_) c->stop();
+  if (feeder_.joinable()) feeder_.join();
+  std::lock_guard lock(mutex_);
+  release_waiters_locked(true);
+  queue_->acknowledge(acked_through_);
+  if (uint64_t left = last_appended_ - acked_through_) {
+    spdlog::info(
+        "volume {}: {} request(s) not yet acknowledged stay in the queue {}; they are "
+        "sent when mirrorfs next starts with it",
+        options_.volume, left, queue_dir_);
+  }
+}
 
 std::unique_ptr<Replicator> make_local_replicator(const PeerOptions& options) {
   return std::make_unique<LocalReplicator>(options);

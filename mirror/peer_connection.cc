@@ -34,7 +34,7 @@ int connect_to(const std::string& host, const std::string& port, std::string& wh
     if (fd < 0) continue;
     if (connect(fd, a->ai_addr, a->ai_addrlen) != 0 && errno != EINPROGRESS) {
       why = strerror(errno);
-      close(fd);
+      ::close(fd);
       fd = -1;
       continue;
     }
@@ -48,7 +48,7 @@ int connect_to(const std::string& host, const std::string& port, std::string& wh
       why = strerror(err);
     }
     if (err != 0) {
-      close(fd);
+      ::close(fd);
       fd = -1;
     }
   }
@@ -66,7 +66,9 @@ PeerConnection::PeerConnection(const LinkContext& link, ConnectionElement& eleme
                                size_t count)
     : link_(link), element_(element), index_(index), count_(count) {}
 
-PeerConnection::~PeerConnection() { stop(); }
+PeerConnection::~PeerConnection() {
+  stop();
+}
 
 void PeerConnection::start() {
   sender_ = std::thread([this] { send_loop(); });
@@ -85,7 +87,37 @@ void PeerConnection::stop() {
   if (sender_.joinable()) sender_.join();
   if (receiver_.joinable()) receiver_.join();
   int fd = element_.fd.exchange(-1);
-  if (fd >= 0) close(fd);
+  if (fd >= 0) ::close(fd);
+}
+
+void PeerConnection::open() {
+  {
+    std::lock_guard lock(mutex_);
+    enabled_ = true;
+  }
+  changed_.notify_all();
+}
+
+void PeerConnection::close() {
+  std::unique_lock lock(mutex_);
+  enabled_ = false;
+  if (int fd = element_.fd.load(); fd >= 0) shutdown(fd, SHUT_RDWR);
+  changed_.notify_all();
+  changed_.wait(lock, [&] { return !writing_; });
+  to_send_.clear();
+  awaiting_.clear();
+}
+
+PeerConnection::Stats PeerConnection::stats() {
+  std::lock_guard lock(mutex_);
+  Stats s;
+  s.open = element_.fd.load() >= 0 && !broken_;
+  s.enabled = enabled_;
+  s.in_flight = to_send_.size() + awaiting_.size();
+  s.bytes_sent = bytes_sent_;
+  s.bytes_acked = bytes_acked_;
+  s.requests_sent = requests_sent_;
+  return s;
 }
 
 bool PeerConnection::connected() {
@@ -119,6 +151,8 @@ int PeerConnection::establish() {
     spdlog::log(level, "volume {}: connection {} to {}: {}; retrying", link_.volume, index_ + 1,
                 peer, why);
     logged_failure_ = true;
+    if (link_.on_error)
+      link_.on_error("connection " + std::to_string(index_ + 1) + " to " + peer + ": " + why);
     return -1;
   }
   wire::Hello hello;
@@ -137,11 +171,12 @@ int PeerConnection::establish() {
   if (ok) r = read_frame(fd, payload, kHandshakeTimeoutMs, kHandshakeTimeoutMs);
   ok = ok && r.status == IoStatus::ok && r.header.type == wire::FrameType::challenge &&
        !wire::decode_challenge(payload, challenge);
-  if (ok && !same_proof(challenge.proof,
-                        prove(*link_.secret, "mirrord", transcript, challenge.nonce))) {
+  if (ok &&
+      !same_proof(challenge.proof, prove(*link_.secret, "mirrord", transcript, challenge.nonce))) {
     spdlog::error("volume {}: peer {} failed to prove the shared secret; nothing sent to it",
                   link_.volume, peer);
-    close(fd);
+    if (link_.on_error) link_.on_error("peer " + peer + " failed to prove the shared secret");
+    ::close(fd);
     return -1;
   }
   if (ok) {
@@ -152,15 +187,36 @@ int PeerConnection::establish() {
   ok = ok && r.status == IoStatus::ok && r.header.type == wire::FrameType::welcome &&
        !wire::decode_welcome(payload, welcome);
   if (!ok) {
-    spdlog::error("volume {}: peer {} refused connection {} (wrong secret, or volume not "
-                  "served there?)", link_.volume, peer, index_ + 1);
-    close(fd);
+    // Logged at error once per run of failures, then quietly while retrying.
+    auto level = logged_failure_ ? spdlog::level::debug : spdlog::level::err;
+    spdlog::log(level,
+                "volume {}: peer {} ended connection {} during the handshake (wrong secret, or "
+                "volume not served there? see mirrord's log); retrying",
+                link_.volume, peer, index_ + 1);
+    if (!logged_failure_ && link_.on_error) {
+      link_.on_error("peer " + peer + " refused connection " + std::to_string(index_ + 1) +
+                     " (wrong secret, or volume not served there?)");
+    }
+    logged_failure_ = true;
+    ::close(fd);
     return -1;
   }
   logged_failure_ = false;
-  spdlog::info("volume {}: connection {} of {} to {} established", link_.volume, index_ + 1,
-               count_, peer);
+  spdlog::info("volume {}: connection {} of {} to {} established", link_.volume, index_ + 1, count_,
+               peer);
   return fd;
+}
+
+// Closes the element's socket once the receiver no longer reads it (it was
+// shut down, so the receiver leaves promptly): a socket number closed under
+// a reader could be reused by the next connection and read by the wrong loop.
+void PeerConnection::drop_socket(std::unique_lock<std::mutex>& lock) {
+  int old = element_.fd.load();
+  if (old < 0) return;
+  shutdown(old, SHUT_RDWR);
+  changed_.wait(lock, [&] { return receiving_fd_ != old; });
+  element_.fd = -1;
+  ::close(old);
 }
 
 void PeerConnection::send_loop() {
@@ -170,12 +226,17 @@ void PeerConnection::send_loop() {
   std::unique_lock lock(mutex_);
   while (!stopping_) {
     changed_.wait(lock, [&] {
-      return stopping_ || broken_ || element_.fd.load() < 0 || !to_send_.empty();
+      return stopping_ || (!enabled_ && element_.fd.load() >= 0) ||
+             (enabled_ && (broken_ || element_.fd.load() < 0 || !to_send_.empty()));
     });
     if (stopping_) break;
+    if (!enabled_) {
+      drop_socket(lock);
+      broken_ = false;
+      continue;
+    }
     if (broken_ || element_.fd.load() < 0) {
-      int old = element_.fd.exchange(-1);
-      if (old >= 0) close(old);
+      drop_socket(lock);
       // Unanswered requests go out again first, in their order.
       to_send_.insert(to_send_.begin(), awaiting_.begin(), awaiting_.end());
       awaiting_.clear();
@@ -183,8 +244,12 @@ void PeerConnection::send_loop() {
       lock.unlock();
       int fd = establish();
       lock.lock();
+      if (fd >= 0 && !enabled_) {
+        ::close(fd);  // closed meanwhile
+        continue;
+      }
       if (fd < 0) {
-        changed_.wait_for(lock, backoff, [&] { return stopping_; });
+        changed_.wait_for(lock, backoff, [&] { return stopping_ || !enabled_; });
         backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
         continue;
       }
@@ -198,10 +263,20 @@ void PeerConnection::send_loop() {
     to_send_.pop_front();
     awaiting_.push_back(next);
     int fd = element_.fd.load();
+    writing_ = true;
     lock.unlock();
     bool sent = write_frame(fd, next->frame);
-    if (!sent) break_connection(fd);
     lock.lock();
+    writing_ = false;
+    if (sent) {
+      bytes_sent_ += next->frame.size();
+      ++requests_sent_;
+    }
+    changed_.notify_all();
+    if (!sent && element_.fd.load() == fd && !broken_) {
+      broken_ = true;
+      shutdown(fd, SHUT_RDWR);
+    }
   }
 }
 
@@ -216,17 +291,18 @@ void PeerConnection::receive_loop() {
     {
       std::unique_lock lock(mutex_);
       changed_.wait(lock, [&] {
-        return stopping_ || (element_.fd.load() >= 0 && !broken_ && generation_ != seen);
+        return stopping_ ||
+               (enabled_ && element_.fd.load() >= 0 && !broken_ && generation_ != seen);
       });
       if (stopping_) return;
-      fd = element_.fd.load();
+      fd = receiving_fd_ = element_.fd.load();
       generation = seen = generation_;
     }
     for (;;) {
       FrameRead r = read_frame(fd, payload, 500);
       if (r.status == IoStatus::timeout) {
         std::lock_guard lock(mutex_);
-        if (stopping_ || broken_ || generation_ != generation) break;
+        if (stopping_ || broken_ || !enabled_ || generation_ != generation) break;
         continue;
       }
       wire::Response response;
@@ -244,6 +320,7 @@ void PeerConnection::receive_loop() {
         if (!awaiting_.empty() && awaiting_.front()->sequence == response.sequence) {
           answered = std::move(awaiting_.front());
           awaiting_.pop_front();
+          bytes_acked_ += answered->frame.size();
         } else {
           fault = "response to request " + std::to_string(response.sequence) +
                   " that was not the next awaited";
@@ -253,7 +330,7 @@ void PeerConnection::receive_loop() {
         bool quiet;
         {
           std::lock_guard lock(mutex_);
-          quiet = stopping_;
+          quiet = stopping_ || !enabled_;
         }
         if (!quiet) {
           spdlog::warn("volume {}: connection {}: {}; re-establishing", link_.volume, index_ + 1,
@@ -264,6 +341,11 @@ void PeerConnection::receive_loop() {
       }
       link_.on_answer(answered, static_cast<int>(response.error));
     }
+    {
+      std::lock_guard lock(mutex_);
+      receiving_fd_ = -1;
+    }
+    changed_.notify_all();
   }
 }
 

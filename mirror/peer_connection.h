@@ -27,12 +27,14 @@ namespace mirror {
 // the mirror's answer once it came.
 struct PendingRequest {
   uint64_t sequence = 0;
-  std::vector<std::byte> owned_data;  // async mode: a copy the frame points into
+  size_t route = 0;                   // the connection it travels on
+  std::vector<std::byte> owned_data;  // a copy the frame points into, when the caller's may go
   wire::OutFrame frame;
-  std::mutex mutex;  // guards done, error
+  std::mutex mutex;  // guards done, error, released
   std::condition_variable answered;
   bool done = false;
   int error = 0;
+  bool released = false;  // done without an answer: the link went down (on_disconnect=queue)
 };
 using PendingPtr = std::shared_ptr<PendingRequest>;
 
@@ -45,6 +47,8 @@ struct LinkContext {
   std::function<uint64_t()> resume_from;
   // Called once per request when the mirror answered it.
   std::function<void(const PendingPtr&, int error)> on_answer;
+  // A failure worth an operator's eye (for status), already logged.
+  std::function<void(const std::string& message)> on_error;
 };
 
 class PeerConnection {
@@ -57,14 +61,31 @@ class PeerConnection {
   void start();
   // Queues a request; requests go out in the order they were submitted.
   void submit(PendingPtr request);
+  // Establish the connection (and keep re-establishing it if it breaks).
+  void open();
+  // Closes the connection and forgets every request not yet answered (the
+  // queue holds them). On return no frame is being written any more, so
+  // memory borrowed by forgotten requests may go.
+  void close();
   void stop();
   bool connected();
+
+  struct Stats {
+    bool open = false;       // connected and authenticated
+    bool enabled = false;    // meant to be connected (else closed on purpose)
+    uint64_t in_flight = 0;  // requests waiting to be sent or answered
+    uint64_t bytes_sent = 0;
+    uint64_t bytes_acked = 0;
+    uint64_t requests_sent = 0;
+  };
+  Stats stats();
 
  private:
   void send_loop();
   void receive_loop();
   int establish();  // returns the connected, authenticated socket or -1
   void break_connection(int fd);
+  void drop_socket(std::unique_lock<std::mutex>& lock);
 
   const LinkContext& link_;
   ConnectionElement& element_;
@@ -75,8 +96,12 @@ class PeerConnection {
   std::deque<PendingPtr> awaiting_;  // sent, not yet answered, in order
   uint64_t generation_ = 0;          // one per established connection
   bool broken_ = false;
+  bool enabled_ = false;   // open() and not close()d
+  bool writing_ = false;   // the sender is writing a frame, outside mutex_
+  int receiving_fd_ = -1;  // the socket the receiver reads, which must not be closed under it
   bool stopping_ = false;
   bool logged_failure_ = false;
+  uint64_t bytes_sent_ = 0, bytes_acked_ = 0, requests_sent_ = 0;
   std::thread sender_, receiver_;
 };
 

@@ -142,7 +142,9 @@ int DurableQueue::persist_state() {
 }
 
 bool DurableQueue::has_space(uint64_t size) const {
-  return bytes_ == 0 || bytes_ + size <= options_.max_bytes;
+  // With every record acknowledged, what the files hold is the kept current
+  // segment (see acknowledge()), which rolls over once full: no reason to wait.
+  return bytes_ == 0 || records_ == 0 || bytes_ + size <= options_.max_bytes;
 }
 
 void DurableQueue::note_record(uint64_t sequence, int64_t time_ms) {
@@ -305,7 +307,14 @@ void DurableQueue::acknowledge(uint64_t sequence) {
     }
     uint64_t deleted_through = 0;
     while (!segments_.empty() && segments_.front().last_sequence <= sequence) {
-      if (current_ && segments_.size() == 1) current_.reset();
+      // The segment being appended to stays unless an appender waits for
+      // its space: deleting it would cost a state file write, a new segment
+      // and directory syncs each time the mirror catches up, which is most
+      // of the time. It goes once it is full and another follows.
+      if (current_ && segments_.size() == 1) {
+        if (waiting_ == 0) break;
+        current_.reset();
+      }
       deleted_through = segments_.front().number;
       bytes_ -= segments_.front().bytes;
       doomed.push_back(segment_path(deleted_through));
@@ -334,6 +343,11 @@ void DurableQueue::acknowledge(uint64_t sequence) {
 uint64_t DurableQueue::acknowledged() const {
   std::lock_guard lock(mu_);
   return acknowledged_;
+}
+
+uint64_t DurableQueue::last_sequence() const {
+  std::lock_guard lock(mu_);
+  return last_sequence_;
 }
 
 uint64_t DurableQueue::records() const {

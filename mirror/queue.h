@@ -96,9 +96,12 @@ class DurableQueue {
   // stop; the payload is valid during the call) and returns 0 or the errno.
   // Records appended during the call may or may not be included.
   std::vector<QueueRecord> unacknowledged() const;
+  // `from`: records below this sequence are skipped (whole segments unread).
   using Visitor = std::function<bool(uint64_t sequence, std::span<const std::byte> payload)>;
-  int visit_unacknowledged(const Visitor& visit) const;
+  int visit_unacknowledged(const Visitor& visit, uint64_t from = 0) const;
 
+  // The highest sequence appended or recovered (0: none ever).
+  uint64_t last_sequence() const;
   uint64_t records() const;  // unacknowledged records held
   uint64_t bytes() const;    // bytes of the segment files held
   // Age of the oldest unacknowledged record by the append time stored in its

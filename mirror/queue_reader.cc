@@ -218,13 +218,18 @@ void DurableQueue::recover(const QueueReporter& report) {
   for (const Segment& s : segments_) bytes_ += s.bytes;
 }
 
-int DurableQueue::visit_unacknowledged(const Visitor& visit) const {
+int DurableQueue::visit_unacknowledged(const Visitor& visit, uint64_t from) const {
   std::vector<std::pair<uint64_t, uint64_t>> snapshot;  // segment number, bytes written
   uint64_t acknowledged = 0;
   {
     std::lock_guard lock(mu_);
-    for (const Segment& s : segments_) snapshot.emplace_back(s.number, s.bytes);
-    acknowledged = acknowledged_;
+    for (const Segment& s : segments_) {
+      // A segment wholly below `from` is not read (one being appended to has
+      // last_sequence 0 until its first record and is always read).
+      if (s.last_sequence != 0 && s.last_sequence < from) continue;
+      snapshot.emplace_back(s.number, s.bytes);
+    }
+    acknowledged = std::max(acknowledged_, from > 0 ? from - 1 : 0);
   }
   std::vector<std::byte> buf;
   uint64_t last = 0;

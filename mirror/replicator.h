@@ -5,8 +5,11 @@
 #pragma once
 
 #include <memory>
+#include <optional>
+#include <stdexcept>
 
 #include "mirror/request.h"
+#include "mirror/status.h"
 
 namespace mirror {
 
@@ -33,6 +36,19 @@ class Replicator {
   virtual void start() {}
   // Stops any threads; replicate() must not be called afterwards.
   virtual void stop() {}
+
+  // What mirrorctl shows; nothing for a volume that is not mirrored.
+  virtual std::optional<VolumeStatus> status() const { return std::nullopt; }
+  // Operator commands (mirrorctl pause/resume/mode); they throw
+  // std::runtime_error with a sentence when they do not apply.
+  virtual void pause(bool paused) {
+    (void)paused;
+    throw std::runtime_error("this volume is not mirrored");
+  }
+  virtual void set_mode(Mode mode) {
+    (void)mode;
+    throw std::runtime_error("this volume is not mirrored");
+  }
 };
 
 // The replicator of a volume with no peer: every change is applied locally

@@ -30,7 +30,9 @@ TEST(Bidirectional, BothDirectionsConvergeWithWritersOnBothMounts) {
   MirrordProcess mirrord_on_b({{"a", tmp.sub("copy_of_a")}}, secret, tmp.sub("mirrord_b.log"));
   auto options = [&](const std::string& volume, uint16_t port, const std::string& mode) {
     return std::vector<std::string>{"peer=127.0.0.1:" + std::to_string(port), "volume=" + volume,
-                                    "secret_file=" + secret, "mode=" + mode};
+                                    "secret_file=" + secret, "mode=" + mode,
+                                    "queue_dir=" + tmp.sub("queue_" + volume),
+                                    "control=" + tmp.sub(volume + ".sock")};
   };
   MirrorfsProcess mount_a(tmp.sub("a"), tmp.sub("mnt_a"), options("a", mirrord_on_b.port(), "sync"),
                           tmp.sub("mirrorfs_a.log"));

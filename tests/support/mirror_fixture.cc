@@ -15,31 +15,69 @@
 namespace testing_support {
 
 namespace {
-std::vector<std::string> mirrord_argv(const std::vector<std::pair<std::string, std::string>>& volumes,
-                                      const std::string& secret_file,
-                                      const std::vector<std::string>& extra_args) {
-  std::vector<std::string> argv = {MIRRORD_BIN, "--listen", "127.0.0.1:0", "--secret-file",
-                                   secret_file, "--request-timeout", "200"};
-  for (const auto& [name, dir] : volumes) {
+bool gives_control(const MirrordConfig& config) {
+  for (const auto& a : config.extra_args) {
+    if (a == "--control" || a.rfind("--control=", 0) == 0) return true;
+  }
+  return false;
+}
+
+std::string control_path_of(const MirrordConfig& config) {
+  if (gives_control(config)) return "";
+  return config.control_path.empty() ? config.log_path + ".sock" : config.control_path;
+}
+
+std::vector<std::string> mirrord_argv(const MirrordConfig& config) {
+  std::vector<std::string> argv = config.exec_prefix;
+  std::vector<std::string> own = {MIRRORD_BIN,
+                                  "--listen",
+                                  config.listen,
+                                  "--secret-file",
+                                  config.secret_file,
+                                  "--request-timeout",
+                                  std::to_string(config.request_timeout_ms)};
+  argv.insert(argv.end(), own.begin(), own.end());
+  for (const auto& [name, dir] : config.volumes) {
     argv.push_back("--volume");
     argv.push_back(name + "=" + dir);
   }
-  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  if (std::string control = control_path_of(config); !control.empty()) {
+    argv.push_back("--control");
+    argv.push_back(control);
+  }
+  argv.insert(argv.end(), config.extra_args.begin(), config.extra_args.end());
   return argv;
+}
+
+MirrordConfig legacy_config(const std::vector<std::pair<std::string, std::string>>& volumes,
+                            const std::string& secret_file, const std::string& log_path,
+                            const std::vector<std::string>& extra_args) {
+  MirrordConfig config;
+  config.volumes = volumes;
+  config.secret_file = secret_file;
+  config.log_path = log_path;
+  config.extra_args = extra_args;
+  return config;
 }
 }  // namespace
 
 MirrordProcess::MirrordProcess(const std::vector<std::pair<std::string, std::string>>& volumes,
                                const std::string& secret_file, const std::string& log_path,
                                const std::vector<std::string>& extra_args)
-    : child_(mirrord_argv(volumes, secret_file, extra_args), log_path, SIGKILL) {
+    : MirrordProcess(legacy_config(volumes, secret_file, log_path, extra_args)) {}
+
+MirrordProcess::MirrordProcess(const MirrordConfig& config)
+    : control_path_(control_path_of(config)),
+      child_(mirrord_argv(config), config.log_path, SIGKILL) {
   std::regex listening(R"(\(port (\d+)\))");
-  bool up = wait_until([&] {
-    std::smatch m;
-    std::string text = log();
-    if (std::regex_search(text, m, listening)) port_ = static_cast<uint16_t>(std::stoi(m[1]));
-    return port_ != 0 || poll_exit() != -1;
-  });
+  bool up = wait_until(
+      [&] {
+        std::smatch m;
+        std::string text = log();
+        if (std::regex_search(text, m, listening)) port_ = static_cast<uint16_t>(std::stoi(m[1]));
+        return port_ != 0 || poll_exit() != -1;
+      },
+      config.start_deadline);
   if (!up || port_ == 0) {
     stop();
     throw std::runtime_error("mirrord did not start; its output:\n" + log());
@@ -78,7 +116,9 @@ std::string wait_for_convergence(const std::string& primary, const std::string& 
 
 std::vector<std::string> MirroredTest::peer_options(const std::string& mode) const {
   return {"peer=127.0.0.1:" + std::to_string(mirrord->port()), "volume=vol",
-          "secret_file=" + secret, "mode=" + mode, "connections=4"};
+          "secret_file=" + secret, "mode=" + mode, "connections=4",
+          "queue_dir=" + tmp->sub("queue"),
+          "control=" + tmp->sub("mirrorfs.sock")};
 }
 
 void MirroredTest::SetUp() {
@@ -93,10 +133,16 @@ void MirroredTest::SetUp() {
   write_secret(secret, "a shared secret for tests\n");
   mirrord = std::make_unique<MirrordProcess>(std::vector<std::pair<std::string, std::string>>{{"vol", copy}},
                                              secret, tmp->sub("mirrord.log"));
-  auto options = peer_options(GetParam());
+  auto options = peer_options(mode());
   auto extra = extra_mount_options();
   options.insert(options.end(), extra.begin(), extra.end());
   mirrorfs = std::make_unique<MirrorfsProcess>(backing, mnt, options, tmp->sub("mirrorfs.log"));
+  // The tests start from a connected pair: the first heartbeat was heard.
+  ASSERT_TRUE(wait_until([&] { return mirrorfs->log().find("heard; connecting") != std::string::npos; },
+                         std::chrono::seconds(10)))
+      << "mirrorfs never heard mirrord's heartbeat:\n"
+      << mirrorfs->log() << "\nmirrord:\n"
+      << mirrord->log();
 }
 
 void MirroredTest::TearDown() {

@@ -61,6 +61,7 @@ MirrorfsProcess::MirrorfsProcess(std::string backing, std::string mountpoint,
 MirrorfsProcess::~MirrorfsProcess() { stop(); }
 
 int MirrorfsProcess::stop() {
+  if (stopped_status_) return *stopped_status_;
   if (poll_exit() == -1 && is_mounted(mountpoint_)) {
     auto r = run_command({"fusermount3", "-u", mountpoint_}, 10s);
     if (r.exit_code != 0) run_command({"fusermount3", "-uz", mountpoint_}, 10s);
@@ -68,6 +69,7 @@ int MirrorfsProcess::stop() {
   int status = child_.wait(10s);
   // A daemon that died leaves a dead mount unless auto_unmount removed it.
   if (is_mounted(mountpoint_)) run_command({"fusermount3", "-uz", mountpoint_}, 10s);
+  if (status != -1) stopped_status_ = status;
   return status;
 }
 

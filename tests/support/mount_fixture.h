@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,9 @@ class MirrorfsProcess {
  private:
   std::string mountpoint_;
   ChildProcess child_;
+  // Set by the first stop(): later calls (a destructor) must not unmount what
+  // a successor mounted at the same place meanwhile.
+  std::optional<int> stopped_status_;
 };
 
 bool is_mounted(const std::string& path);
