@@ -5,7 +5,10 @@
     report.py summary RESULTS           every metric: ratio to native per target;
                                         the catch-up times; mirrorfs-sync-disk
                                         against glusterfs
-    report.py json RESULTS OUT [KEY=VALUE...]   all figures as JSON into OUT
+    report.py section SECTIONS NAME TITLE   the figures of one section (queue,
+                                        recovery): a row per case, a column per metric
+    report.py json RESULTS OUT [--sections SECTIONS] [KEY=VALUE...]
+                                        all figures as JSON into OUT
 
 RESULTS is a TSV written by tools/bench, one line per figure:
     workload target metric unit better value
@@ -15,6 +18,12 @@ may be ">N" when it passed the deadline of N seconds); a failed workload is a
 line with metric "-" and value "FAIL". Targets and metrics are listed in the
 order they first appear, raw metrics last. Ratios are oriented so higher is
 always better: target/native for "hi", native/target for "lo".
+
+SECTIONS is a TSV of the measures that are not workloads, one line per figure:
+    section row metric unit value
+value is a number or a text ("-" when unknown); a failed row is a line with
+metric "-" and value "FAIL". A metric "M bound" (value "B" or "A-B") bounds the
+metric M of the same row: the table marks M with "*" when it is above B or below A.
 """
 import json
 import sys
@@ -159,8 +168,79 @@ def summary(rows):
         columns("workload", [short(mine), theirs, "ratio"], lines)
 
 
-def to_json(rows, out, config):
+def load_sections(path):
+    figures = []
+    with open(path) as f:
+        for line in f:
+            section, row, metric, unit, value = line.rstrip("\n").split("\t")
+            figures.append(dict(section=section, row=row, metric=metric, unit=unit, text=value))
+    return figures
+
+
+def number(text):
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            return None
+
+
+def outside(bound, text):
+    """Whether the figure `text` lies outside `bound` ("B": at most B; "A-B")."""
+    value = number(text)
+    low, _, high = bound.rpartition("-")
+    if value is None or number(high) is None:
+        return False
+    return value > number(high) or (low != "" and number(low) is not None and value < number(low))
+
+
+def section(figures, name, title):
+    mine = [f for f in figures if f["section"] == name]
+    metrics = [m for m in ordered(mine, "metric") if m != "-"]
+    units = {f["metric"]: f["unit"] for f in mine}
+    heads = [m + (" " + units[m] if units[m] else "") for m in metrics]
+    rows = ordered(mine, "row")
+    cells = {(f["row"], f["metric"]): f["text"] for f in mine}
+    out = {(r, m) for r in rows for m in metrics
+           if (r, m + " bound") in cells and outside(cells[r, m + " bound"], cells.get((r, m), "-"))}
+    marked_metrics = {m for _, m in out}
+    shown = {(r, m): cells.get((r, m), "-") + (" *" if (r, m) in out else
+                                                "  " if m in marked_metrics else "")
+             for r in rows for m in metrics}
+    marked = bool(out)
+    first = max([16] + [len(r) + 4 for r in rows])
+    widths = [max([len(h)] + [len(shown[r, m]) for r in rows]) + 2 for h, m in zip(heads, metrics)]
+    print(title)
+    print(("%-*s" % (first, "") + "".join(h.rjust(w) for h, w in zip(heads, widths))).rstrip())
+    for r in rows:
+        if (r, "-") in cells:
+            print("  %-*s  FAILED (see the log above)" % (first - 2, r))
+            continue
+        print(("  %-*s" % (first - 2, r)
+               + "".join(shown[r, m].rjust(w) for m, w in zip(metrics, widths))).rstrip())
+    if marked:
+        print("  * outside its bound")
+
+
+def sections_json(figures):
+    doc = {}
+    for f in figures:
+        rows = doc.setdefault(f["section"], {})
+        if f["metric"] == "-":
+            rows[f["row"]] = {"failed": True}
+            continue
+        value = number(f["text"])
+        rows.setdefault(f["row"], {})[f["metric"]] = {
+            "value": f["text"] if value is None else value, "unit": f["unit"]}
+    return doc
+
+
+def to_json(rows, out, config, figures=()):
     doc = {"config": config, "targets": ordered(rows, "target"), "results": {}, "failed": {}}
+    if figures:
+        doc["sections"] = sections_json(figures)
     for r in rows:
         if r["metric"] == "-":
             doc["failed"].setdefault(r["target"], []).append(r["workload"])
@@ -177,15 +257,21 @@ def to_json(rows, out, config):
 
 
 def main():
-    mode, rows = sys.argv[1], load(sys.argv[2])
+    mode = sys.argv[1]
+    rows = load(sys.argv[2]) if mode != "section" else []
     if mode == "table":
         table(rows, sys.argv[3])
     elif mode == "summary":
         summary(rows)
+    elif mode == "section":
+        section(load_sections(sys.argv[2]), sys.argv[3], sys.argv[4])
     elif mode == "json":
-        config = dict(a.split("=", 1) for a in sys.argv[4:])
+        args, figures = sys.argv[4:], []
+        if args[:1] == ["--sections"]:
+            figures, args = load_sections(args[1]), args[2:]
+        config = dict(a.split("=", 1) for a in args)
         config = {k: int(v) if v.isdigit() else v for k, v in config.items()}
-        to_json(rows, sys.argv[3], config)
+        to_json(rows, sys.argv[3], config, figures)
     else:
         sys.exit("report.py: unknown mode %r" % mode)
 
