@@ -1,0 +1,121 @@
+// The local replicator's parts, shared by its files (local_replicator.cc:
+// sequence, queue, feeding and answers; local_link.cc: the link's state,
+// operator commands and status). Internal to mirror/; the public face is
+// local_replicator.h.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "mirror/auth.h"
+#include "mirror/designated_requests.h"
+#include "mirror/local_heartbeat.h"
+#include "mirror/local_replicator.h"
+#include "mirror/peer_connection.h"
+#include "mirror/queue.h"
+
+namespace mirror {
+
+class LocalReplicator final : public Replicator, public LocalHeartbeat::Link {
+ public:
+  explicit LocalReplicator(const PeerOptions& options);
+
+  ~LocalReplicator() override { stop(); }
+
+  void start() override {
+    for (auto& c : connections_) c->start();
+    feeder_ = std::thread([this] { feed_loop(); });
+    heartbeat_->start();
+  }
+
+  bool mirrors() const override { return true; }
+  const char* describe() const override {
+    return mode_.load() == Mode::sync ? "mirrored, sync" : "mirrored, async";
+  }
+
+  int replicate(const MirrorRequest& r) override { return designated_.replicate(r); }
+
+  void stop() override;
+
+  std::optional<VolumeStatus> status() const override;  // local_link.cc
+  void pause(bool paused) override;                     // local_link.cc
+  void set_mode(Mode mode) override;                    // local_link.cc
+
+ private:
+  void open_queue();
+  int send(const MirrorRequest& r);
+  int finish_sync(const PendingPtr& p, bool fsync);
+  void answered(uint64_t sequence, int error);
+  // The link (local_link.cc): heartbeats and the operator decide together
+  // whether the connections are up.
+  void link_down() override;
+  void link_up() override;
+  void bring_up_locked();
+  void take_down(std::unique_lock<std::mutex>& lock);
+  void record_error(const std::string& message) const;
+  void feed_loop();
+  bool feed_record(uint64_t epoch, uint64_t sequence, std::span<const std::byte> frame);
+  void feed_locked(const PendingPtr& p, size_t bytes);
+  void release_waiters_locked(bool link_gone);
+
+  const PeerOptions options_;
+  std::atomic<Mode> mode_;
+  DesignatedRequests designated_;
+  const Secret secret_;
+  std::unique_ptr<DurableQueue> queue_;
+  std::string queue_dir_;
+  LinkContext link_;
+  LocalConnectionArray array_;
+  std::vector<std::unique_ptr<PeerConnection>> connections_;
+  std::unique_ptr<LocalHeartbeat> heartbeat_;
+  std::thread feeder_;
+
+  // Orders sequence numbers, barriers, queue appends and hand-overs to the
+  // connections. Taken before mutex_.
+  std::mutex order_mutex_;
+  uint64_t next_sequence_ = 1;
+  uint64_t last_namespace_change_ = 0;
+
+  mutable std::mutex
+      mutex_;  // guards everything below; taken before PeerConnection's and error_mutex_
+  std::condition_variable changed_;
+  bool link_up_ = false;
+  bool connecting_ = true;  // since start, until the link is first up or declared down
+  bool live_ = false;       // new requests go to the connections from memory
+  uint64_t epoch_ = 0;      // one per time the link came up
+  uint64_t next_to_feed_;   // lowest sequence not yet handed to a connection in this epoch
+  uint64_t last_appended_;  // highest sequence in the queue (or held in unqueued_)
+  uint64_t acked_through_;  // every request up to this one was answered
+  std::set<uint64_t> answered_above_;     // answered, above a gap
+  std::map<uint64_t, size_t> in_flight_;  // handed to a connection in this epoch: bytes
+  size_t in_flight_bytes_ = 0;
+  std::map<uint64_t, PendingPtr> waiters_;   // sync mode: callers waiting for the answer
+  std::map<uint64_t, PendingPtr> unqueued_;  // the queue could not take them: held here
+  uint64_t replay_until_ = 0;                // a replay is on until this sequence is acknowledged
+  int64_t replay_started_ms_ = 0;
+  bool stopped_ = false;
+  bool heartbeat_up_ = false;  // the heartbeat says the peer may be used
+  bool paused_ = false;        // mirrorctl pause
+  // Counters for status.
+  uint64_t requests_queued_ = 0, requests_acked_ = 0, requests_failed_ = 0;
+  uint64_t interruptions_ = 0, reconnects_ = 0;
+
+  mutable std::mutex error_mutex_;  // guards last_error_, samples_
+  mutable std::optional<ErrorStatus> last_error_;
+  mutable std::deque<std::tuple<int64_t, uint64_t, uint64_t>> samples_;  // ms, acked, bytes
+};
+
+// Completes a sync caller's wait.
+void complete(const PendingPtr& p, int error, bool released);
+
+}  // namespace mirror
