@@ -1,8 +1,8 @@
 // Parsers that keep a program's --help and its man page in step: the
 // options CLI11 prints in --help, and the .TP entries of a man page section,
-// each as names, default and whether it is required. Taken from
-// tests/mirror/mirrord_help_man_test.cc (whose copy, and the one in
-// tests/fs/help_man_test.cc, could move here).
+// each as names, default and whether it is required. mirrord's and
+// mirrorctl's tests use them; tests/fs/help_man_test.cc has its own for
+// mirrorfs's libfuse-style "-o opt=" help.
 #pragma once
 
 #include <ostream>
