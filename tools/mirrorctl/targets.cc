@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <future>
 
 #include "mirror/control_client.h"
 #include "mirror/control_server.h"
@@ -36,6 +37,16 @@ DaemonReport ask(const std::string& socket, std::chrono::milliseconds timeout) {
   return report;
 }
 
+// Asks every socket at once: a stopped daemon costs one timeout, not one each.
+std::vector<DaemonReport> ask_all(const std::vector<std::string>& sockets,
+                                  std::chrono::milliseconds timeout) {
+  std::vector<std::future<DaemonReport>> answers;
+  for (const auto& s : sockets) answers.push_back(std::async(std::launch::async, ask, s, timeout));
+  std::vector<DaemonReport> all;
+  for (auto& a : answers) all.push_back(a.get());
+  return all;
+}
+
 std::string normal(const std::string& path) {
   std::error_code ec;
   fs::path p = fs::absolute(path, ec);
@@ -62,8 +73,30 @@ std::vector<DaemonReport> collect_status(const Query& query) {
   if (!target.empty() && target.ends_with(".sock")) return {ask(target, query.timeout)};
 
   std::vector<std::string> sockets = mirror::control_sockets_in(query.control_dir);
+  bool as_path = looks_like_path(target);
   std::vector<DaemonReport> all;
-  for (const auto& s : sockets) all.push_back(ask(s, query.timeout));
+  if (as_path) {
+    // Only mirrorfs has mount points: its sockets (mirrorfs-*.sock by default)
+    // first, so that a stopped mirrord does not delay the answer.
+    std::vector<std::string> first, rest;
+    for (const auto& s : sockets) {
+      (fs::path(s).filename().string().starts_with("mirrorfs-") ? first : rest).push_back(s);
+    }
+    all = ask_all(first, query.timeout);
+    bool found = std::any_of(all.begin(), all.end(), [&](const DaemonReport& r) {
+      if (!r.status) return false;
+      return std::any_of(r.status->volumes.begin(), r.status->volumes.end(), [&](const auto& v) {
+        return v.mountpoint && normal(*v.mountpoint) == normal(target);
+      });
+    });
+    if (!found) {
+      auto more = ask_all(rest, query.timeout);
+      all.insert(all.end(), std::make_move_iterator(more.begin()),
+                 std::make_move_iterator(more.end()));
+    }
+  } else {
+    all = ask_all(sockets, query.timeout);
+  }
   if (target.empty()) {
     if (all.empty()) {
       DaemonReport none;
@@ -74,7 +107,6 @@ std::vector<DaemonReport> collect_status(const Query& query) {
     return all;
   }
 
-  bool as_path = looks_like_path(target);
   std::string want = as_path ? normal(target) : target;
   std::vector<DaemonReport> matched, unreachable;
   for (auto& r : all) {
