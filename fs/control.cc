@@ -1,32 +1,10 @@
 #include "fs/control.h"
 
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
-
-#include <cstring>
-#include <stdexcept>
 
 #include "mirror/status.h"
 
 namespace mirrorfs {
-
-void check_control_path_free(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) {
-    throw std::runtime_error("-o control=" + path + ": path too long for a Unix socket");
-  }
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return;
-  bool live = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  close(fd);
-  if (live) {
-    throw std::runtime_error("control socket " + path +
-                             " is in use by a running daemon (another mount of this volume?)");
-  }
-}
 
 std::unique_ptr<mirror::ControlServer> start_control(const std::string& path,
                                                      mirror::Replicator& replicator) {

@@ -95,7 +95,8 @@ int run(int argc, char** argv) {
       control_path = options.mirroring.control.empty()
                          ? mirror::default_control_path("mirrorfs", options.mirroring.volume)
                          : options.mirroring.control;
-      check_control_path_free(control_path);
+      // Before daemonizing, so that a clash reaches the terminal.
+      mirror::check_control_path(control_path);
     }
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());

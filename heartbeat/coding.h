@@ -1,7 +1,8 @@
-// Little-endian fixed-width encoding for the heartbeat datagram. A copy of the
-// few helpers of mirror/coding.h that heartbeat/ needs: dependencies point
-// mirror -> heartbeat, so heartbeat/ includes nothing of mirror/. No struct is
-// ever copied to the wire by its in-memory layout.
+// Little-endian fixed-width encoding, the one way bytes of mirrorfs's
+// datagram, wire and queue formats are written and read. It lives in the
+// bottom library (dependencies point mirror -> heartbeat); mirror/coding.h
+// builds its Reader on it. No struct is ever copied to the wire by its
+// in-memory layout.
 #pragma once
 
 #include <cstddef>

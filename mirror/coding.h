@@ -1,6 +1,5 @@
-// Little-endian fixed-width encoding, the one way bytes of mirrorfs's wire
-// and queue formats are written and read. No struct is ever copied to the
-// wire by its in-memory layout.
+// The project's little-endian encoding (heartbeat/coding.h: put, put_bytes,
+// get), with a Reader for the longer frames and records of mirror/.
 #pragma once
 
 #include <cstddef>
@@ -8,22 +7,13 @@
 #include <cstring>
 #include <span>
 #include <string_view>
-#include <vector>
+
+#include "heartbeat/coding.h"
 
 namespace mirror::coding {
 
-template <typename T>
-void put(std::vector<std::byte>& out, T value) {
-  static_assert(std::is_unsigned_v<T>);
-  for (size_t i = 0; i < sizeof(T); ++i) {
-    out.push_back(static_cast<std::byte>(value >> (8 * i)));
-  }
-}
-
-inline void put_bytes(std::vector<std::byte>& out, std::string_view s) {
-  const auto* p = reinterpret_cast<const std::byte*>(s.data());
-  out.insert(out.end(), p, p + s.size());
-}
+using heartbeat::coding::put;
+using heartbeat::coding::put_bytes;
 
 // Reads fields in order from a byte span; once a read runs past the end,
 // `ok()` is false and every later read yields zeros.
@@ -35,11 +25,7 @@ class Reader {
   T get() {
     static_assert(std::is_unsigned_v<T>);
     if (!take(sizeof(T))) return 0;
-    T v = 0;
-    for (size_t i = 0; i < sizeof(T); ++i) {
-      v |= static_cast<T>(static_cast<T>(in_[pos_ - sizeof(T) + i]) << (8 * i));
-    }
-    return v;
+    return heartbeat::coding::get<T>(in_.subspan(pos_ - sizeof(T)));
   }
   std::string_view get_string(size_t n) {
     if (!take(n)) return {};

@@ -11,18 +11,17 @@
 #include <string>
 #include <vector>
 
+#include "heartbeat/heartbeat.h"
+
 namespace mirror {
 
-inline int64_t steady_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
+// Milliseconds of the steady clock, the time base of every heartbeat report.
+using heartbeat::steady_ms;
 
 struct ConnectionElement {
-  std::atomic<int> fd{-1};                // the connection's socket, -1 when none
-  std::atomic<int64_t> heartbeat_ms{0};   // steady clock: last heartbeat heard
-  std::atomic<bool> closed{false};        // the link was interrupted: do not use
+  std::atomic<int> fd{-1};               // the connection's socket, -1 when none
+  std::atomic<int64_t> heartbeat_ms{0};  // steady clock: last heartbeat heard
+  std::atomic<bool> closed{false};       // the link was interrupted: do not use
   // Local side only: the socket parameters the connection is established from.
   std::string host;
   std::string port;

@@ -45,10 +45,12 @@ sockaddr_un unix_address(const std::string& path) {
 
 // Throws unless `path` is free for a new socket: nothing there, or a socket
 // nobody listens on (left by a dead daemon), which is removed.
-void claim_path(const std::string& path, const sockaddr_un& addr) {
+// Whether a stale socket (its daemon gone) is at `path`; throws naming the
+// path when a daemon answers there or the path is not a socket.
+bool stale_socket_at(const std::string& path, const sockaddr_un& addr) {
   struct stat st;
   if (lstat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT) return;
+    if (errno == ENOENT) return false;
     throw std::runtime_error("control socket " + path + ": " + errno_text(errno));
   }
   if (!S_ISSOCK(st.st_mode)) {
@@ -68,6 +70,11 @@ void claim_path(const std::string& path, const sockaddr_un& addr) {
   if (err != ECONNREFUSED) {
     throw std::runtime_error("control socket " + path + ": " + errno_text(err));
   }
+  return true;
+}
+
+void claim_path(const std::string& path, const sockaddr_un& addr) {
+  if (!stale_socket_at(path, addr)) return;
   spdlog::info("control socket {}: replacing the stale socket of a daemon that is gone", path);
   if (unlink(path.c_str()) != 0 && errno != ENOENT) {
     throw std::runtime_error("control socket " + path +
@@ -110,6 +117,10 @@ std::string default_control_dir() {
 std::string default_control_path(const std::string& program, const std::string& volume) {
   std::string name = volume.empty() ? program : program + "-" + volume;
   return default_control_dir() + "/" + name + ".sock";
+}
+
+void check_control_path(const std::string& path) {
+  stale_socket_at(path, unix_address(path));
 }
 
 ControlServer::ControlServer(ControlServerOptions options, ControlHandler handler)

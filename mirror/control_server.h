@@ -56,6 +56,11 @@ std::string default_control_dir();
 // The default socket of a daemon: DIR/mirrord.sock, DIR/mirrorfs-VOLUME.sock.
 std::string default_control_path(const std::string& program, const std::string& volume = "");
 
+// Throws std::runtime_error naming the path when a running daemon answers
+// there, or the path cannot hold a socket; a stale socket passes (the server
+// replaces it). For a daemon to check before it forks into the background.
+void check_control_path(const std::string& path);
+
 struct ControlServerOptions {
   std::string path;                     // the socket; its parent directory is created
   size_t max_request_bytes = 64 << 10;  // a longer line is answered with an error and closed

@@ -1,35 +1,22 @@
 #include "mirror/local_heartbeat.h"
 
-#include <netdb.h>
 #include <spdlog/spdlog.h>
 
-#include <cstring>
 #include <stdexcept>
 
 namespace mirror {
-namespace {
-
-sockaddr_storage resolve(const std::string& host, const std::string& port, std::string& shown) {
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_DGRAM;
-  addrinfo* found = nullptr;
-  if (int r = getaddrinfo(host.c_str(), port.c_str(), &hints, &found); r != 0) {
-    throw std::runtime_error("-o peer=" + host + ": cannot resolve for heartbeats on port " + port +
-                             ": " + gai_strerror(r));
-  }
-  sockaddr_storage out{};
-  std::memcpy(&out, found->ai_addr, found->ai_addrlen);
-  freeaddrinfo(found);
-  shown = heartbeat::format_address(out);
-  return out;
-}
-
-}  // namespace
 
 LocalHeartbeat::LocalHeartbeat(const LocalHeartbeatOptions& options, ConnectionArray& array,
                                Link& link)
     : options_(options), array_(array), link_(link) {
-  peer_address_ = resolve(options.peer_host, options.peer_port, peer_);
+  const bool ipv6 = options.peer_host.find(':') != std::string::npos;
+  try {
+    peer_address_ = heartbeat::parse_address(
+        (ipv6 ? "[" + options.peer_host + "]" : options.peer_host) + ":" + options.peer_port);
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error("-o peer=" + options.peer_host + ": " + e.what());
+  }
+  peer_ = heartbeat::format_address(peer_address_);
   heartbeat::HeartbeatConfig config;
   config.interval_ms = options.interval_ms;
   config.timeout_ms = options.timeout_ms;

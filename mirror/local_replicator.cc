@@ -149,7 +149,7 @@ int LocalReplicator::send(const MirrorRequest& r) {
   p->sequence = seq;
   p->route = route_request(r.op, seq, r.inode, r.path, connections_.size());
   p->frame = wire::encode_request(seq, barrier, r);  // borrows r.data
-  bool wait = false;
+  bool wait = false, live = false;
   {
     std::lock_guard lock(mutex_);
     if (stopped_) return EIO;
@@ -157,6 +157,7 @@ int LocalReplicator::send(const MirrorRequest& r) {
     // to block; registered before the request can be answered.
     wait = sync && (link_up_ || connecting_ || options_.on_disconnect == OnDisconnect::block);
     if (wait) waiters_[seq] = p;
+    live = link_up_ && live_;
   }
   bool queued = false;
   try {
@@ -164,6 +165,10 @@ int LocalReplicator::send(const MirrorRequest& r) {
   } catch (const std::exception& e) {
     spdlog::error("volume {}: queue {}: {}", options_.volume, queue_dir_, e.what());
   }
+  // Handed over from memory, a request owns its bytes unless its caller waits
+  // for the answer (the caller's buffer outlives the send). Copied here,
+  // outside mutex_, which the connections' answers need.
+  if (!queued || (live && !wait)) p->own_data();
   const size_t bytes = p->frame.size();
   std::unique_lock lock(mutex_);
   if (stopped_) {
@@ -172,7 +177,6 @@ int LocalReplicator::send(const MirrorRequest& r) {
   }
   last_appended_ = seq;
   if (queued) ++requests_queued_;
-  const bool borrowed_ok = wait;  // the caller's buffer outlives the send
   if (!queued) {
     spdlog::error(
         "volume {}: request {} could not be written to the queue {}; it is held in "
@@ -180,16 +184,11 @@ int LocalReplicator::send(const MirrorRequest& r) {
         options_.volume, seq, queue_dir_);
     record_error("request " + std::to_string(seq) + " could not be written to the queue " +
                  queue_dir_);
-    p->owned_data.assign(p->frame.data.begin(), p->frame.data.end());
-    p->frame.data = p->owned_data;
     unqueued_[seq] = p;
   }
   if (link_up_ && live_ && next_to_feed_ == seq) {
-    if (in_flight_bytes_ == 0 || in_flight_bytes_ + bytes <= options_.max_in_flight_bytes) {
-      if (!borrowed_ok && p->owned_data.empty() && !p->frame.data.empty()) {
-        p->owned_data.assign(p->frame.data.begin(), p->frame.data.end());
-        p->frame.data = p->owned_data;
-      }
+    if (has_room_locked(bytes)) {
+      if (!wait) p->own_data();  // no-op unless the link came up since the check above
       feed_locked(p, bytes);
     } else {
       // Too much on its way: the feeder goes on from the queue on disk.
@@ -217,6 +216,17 @@ int LocalReplicator::finish_sync(const PendingPtr& p, bool fsync) {
   return fsync ? queue_->sync() : 0;
 }
 
+bool LocalReplicator::has_room_locked(size_t bytes) const {
+  return in_flight_bytes_ == 0 || in_flight_bytes_ + bytes <= options_.max_in_flight_bytes;
+}
+
+void LocalReplicator::feed_unqueued_below_locked(uint64_t limit) {
+  for (auto it = unqueued_.lower_bound(next_to_feed_); it != unqueued_.end() && it->first < limit;
+       it = unqueued_.lower_bound(next_to_feed_)) {
+    feed_locked(it->second, it->second->frame.size());
+  }
+}
+
 void LocalReplicator::feed_locked(const PendingPtr& p, size_t bytes) {
   in_flight_[p->sequence] = bytes;
   in_flight_bytes_ += bytes;
@@ -236,6 +246,7 @@ void complete(const PendingPtr& p, int error, bool released) {
 
 void LocalReplicator::answered(uint64_t seq, int error) {
   std::unique_lock lock(mutex_);
+  const uint64_t previously_acked = acked_through_;
   if (auto it = in_flight_.find(seq); it != in_flight_.end()) {
     in_flight_bytes_ -= it->second;
     in_flight_.erase(it);
@@ -249,6 +260,7 @@ void LocalReplicator::answered(uint64_t seq, int error) {
     }
   }
   unqueued_.erase(seq);
+  const bool advanced = acked_through_ > previously_acked;
   if (replay_until_ != 0 && acked_through_ >= replay_until_) {
     spdlog::info(
         "link {}: queue drained: the mirror acknowledged every request through {}, {} ms "
@@ -268,7 +280,7 @@ void LocalReplicator::answered(uint64_t seq, int error) {
   const uint64_t ack = acked_through_;
   changed_.notify_all();
   lock.unlock();
-  queue_->acknowledge(ack);
+  if (advanced) queue_->acknowledge(ack);
 }
 
 void LocalReplicator::release_waiters_locked(bool stopping) {
@@ -318,11 +330,7 @@ void LocalReplicator::feed_loop() {
     }
     if (epoch_ != epoch) continue;
     // Requests the queue could not take, and sequence numbers it lost.
-    while (next_to_feed_ <= last_appended_) {
-      auto it = unqueued_.lower_bound(next_to_feed_);
-      if (it == unqueued_.end()) break;
-      feed_locked(it->second, it->second->frame.size());
-    }
+    feed_unqueued_below_locked(last_appended_ + 1);
     if (next_to_feed_ <= last_appended_ && next_to_feed_ == from) {
       // Nothing fed in a whole pass: records above `from` are gone.
       spdlog::error("volume {}: the queue {} lacks requests {} to {}; the copy needs a resync",
@@ -335,8 +343,8 @@ void LocalReplicator::feed_loop() {
 bool LocalReplicator::feed_record(uint64_t epoch, uint64_t seq, std::span<const std::byte> frame) {
   auto p = std::make_shared<PendingRequest>();
   p->sequence = seq;
-  p->owned_data.assign(frame.begin(), frame.end());
-  p->frame.data = p->owned_data;
+  p->frame.data = frame;
+  p->own_data();  // the queue's buffer is valid only during the visit
   std::string fault;
   auto route = route_frame(frame, connections_.size(), fault);
   std::unique_lock lock(mutex_);
@@ -349,18 +357,12 @@ bool LocalReplicator::feed_record(uint64_t epoch, uint64_t seq, std::span<const 
     return true;
   }
   p->route = *route;
-  for (auto it = unqueued_.lower_bound(next_to_feed_); it != unqueued_.end() && it->first < seq;
-       it = unqueued_.lower_bound(next_to_feed_)) {
-    feed_locked(it->second, it->second->frame.size());
-  }
+  feed_unqueued_below_locked(seq);
   if (seq <= acked_through_ || answered_above_.count(seq)) {
     next_to_feed_ = seq + 1;  // answered before the link went down
     return true;
   }
-  changed_.wait(lock, [&] {
-    return stopped_ || epoch_ != epoch || in_flight_bytes_ == 0 ||
-           in_flight_bytes_ + frame.size() <= options_.max_in_flight_bytes;
-  });
+  changed_.wait(lock, [&] { return stopped_ || epoch_ != epoch || has_room_locked(frame.size()); });
   if (epoch_ != epoch || stopped_) return false;
   feed_locked(p, frame.size());
   return true;
@@ -384,7 +386,6 @@ void LocalReplicator::stop() {
   if (feeder_.joinable()) feeder_.join();
   std::lock_guard lock(mutex_);
   release_waiters_locked(true);
-  queue_->acknowledge(acked_through_);
   if (uint64_t left = last_appended_ - acked_through_) {
     spdlog::info(
         "volume {}: {} request(s) not yet acknowledged stay in the queue {}; they are "

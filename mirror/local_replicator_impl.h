@@ -66,6 +66,11 @@ class LocalReplicator final : public Replicator, public LocalHeartbeat::Link {
   void feed_loop();
   bool feed_record(uint64_t epoch, uint64_t sequence, std::span<const std::byte> frame);
   void feed_locked(const PendingPtr& p, size_t bytes);
+  // Feeds the requests held in memory (the queue could not take them) from
+  // next_to_feed_ up to, not including, `limit`.
+  void feed_unqueued_below_locked(uint64_t limit);
+  // Whether `bytes` more may be handed to the connections from memory.
+  bool has_room_locked(size_t bytes) const;
   void release_waiters_locked(bool link_gone);
 
   const PeerOptions options_;

@@ -35,6 +35,14 @@ struct PendingRequest {
   bool done = false;
   int error = 0;
   bool released = false;  // done without an answer: the link went down (on_disconnect=queue)
+
+  // Makes the frame's data a copy of its own (once), so the request may
+  // outlive the buffer it borrowed.
+  void own_data() {
+    if (frame.data.empty() || frame.data.data() == owned_data.data()) return;
+    owned_data.assign(frame.data.begin(), frame.data.end());
+    frame.data = owned_data;
+  }
 };
 using PendingPtr = std::shared_ptr<PendingRequest>;
 

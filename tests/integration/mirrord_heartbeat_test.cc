@@ -30,6 +30,7 @@
 #include "mirror/wire_format.h"
 #include "tests/support/mirror_fixture.h"
 #include "tests/support/process.h"
+#include "tests/support/raw_peer.h"
 #include "tests/support/temp_dir.h"
 
 namespace {
@@ -39,6 +40,7 @@ using mirror::IoStatus;
 using mirror::MirrorRequest;
 using mirror::Op;
 using testing_support::MirrordProcess;
+using testing_support::RawPeer;
 using testing_support::read_file;
 using testing_support::wait_until;
 using testing_support::write_file;
@@ -47,7 +49,6 @@ using testing_support::write_secret;
 constexpr int64_t kIntervalMs = 50;
 constexpr int64_t kTimeoutMs = 400;
 constexpr int kRequestTimeoutMs = 200;  // what MirrordProcess gives mirrord
-constexpr int kReadTimeoutMs = 5000;
 
 bool has_line_with(const std::string& log, std::initializer_list<std::string> parts) {
   std::istringstream in(log);
@@ -90,99 +91,6 @@ MirrorRequest truncate_request(const std::string& path, uint64_t size) {
   r.attr.size = size;
   return r;
 }
-
-// One TCP connection of a hand-made local server: the handshake of
-// wire_format.h, then requests and their responses.
-class Connection {
- public:
-  explicit Connection(uint16_t port) {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd_ < 0) throw std::runtime_error(std::string("socket: ") + strerror(errno));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-      int err = errno;
-      close(fd_);
-      throw std::runtime_error("connect to port " + std::to_string(port) + ": " + strerror(err));
-    }
-    mirror::tune_socket(fd_);
-  }
-  ~Connection() { close(fd_); }
-  Connection(const Connection&) = delete;
-  Connection& operator=(const Connection&) = delete;
-
-  ::testing::AssertionResult authenticate(const mirror::Secret& secret, uint64_t session,
-                                          uint16_t index, uint16_t count, uint64_t resume_from) {
-    wire::Hello hello;
-    hello.session = session;
-    hello.index = index;
-    hello.count = count;
-    hello.volume = "vol";
-    hello.nonce = mirror::random_nonce();
-    hello.resume_from = resume_from;
-    if (!mirror::write_frame(fd_, wire::encode_hello(hello))) {
-      return ::testing::AssertionFailure() << "cannot send HELLO: " << strerror(errno);
-    }
-    std::vector<std::byte> payload;
-    wire::Challenge challenge;
-    auto r = mirror::read_frame(fd_, payload, kReadTimeoutMs, kReadTimeoutMs);
-    if (r.status != IoStatus::ok || r.header.type != wire::FrameType::challenge ||
-        wire::decode_challenge(payload, challenge)) {
-      return ::testing::AssertionFailure() << "no CHALLENGE: " << r.fault;
-    }
-    const auto transcript = wire::hello_transcript(hello);
-    if (!mirror::same_proof(challenge.proof,
-                            mirror::prove(secret, "mirrord", transcript, challenge.nonce))) {
-      return ::testing::AssertionFailure() << "the mirror's proof is wrong";
-    }
-    wire::Auth auth;
-    auth.proof = mirror::prove(secret, "mirrorfs", transcript, challenge.nonce);
-    if (!mirror::write_frame(fd_, wire::encode_auth(auth))) {
-      return ::testing::AssertionFailure() << "cannot send AUTH: " << strerror(errno);
-    }
-    r = mirror::read_frame(fd_, payload, kReadTimeoutMs, kReadTimeoutMs);
-    if (r.status != IoStatus::ok || r.header.type != wire::FrameType::welcome ||
-        wire::decode_welcome(payload, welcome_)) {
-      return ::testing::AssertionFailure() << "no WELCOME: " << r.fault;
-    }
-    return ::testing::AssertionSuccess();
-  }
-
-  const wire::Welcome& welcome() const { return welcome_; }
-
-  // The errno the mirror answers `r` with, or nothing (why in `why`).
-  std::optional<uint32_t> call(uint64_t sequence, uint64_t barrier, const MirrorRequest& r,
-                               std::string& why) {
-    if (!mirror::write_frame(fd_, wire::encode_request(sequence, barrier, r))) {
-      why = std::string("send failed: ") + strerror(errno);
-      return std::nullopt;
-    }
-    std::vector<std::byte> payload;
-    auto f = mirror::read_frame(fd_, payload, kReadTimeoutMs, kReadTimeoutMs);
-    wire::Response response;
-    if (f.status != IoStatus::ok || f.header.type != wire::FrameType::response ||
-        wire::decode_response(f.header, payload, response) || response.sequence != sequence) {
-      why = "no response to " + std::to_string(sequence) + ": " + f.fault;
-      return std::nullopt;
-    }
-    return response.error;
-  }
-
-  int fd() const { return fd_; }
-
-  // Waits for the mirror to close the connection; true when it did.
-  bool closed_by_mirror(int timeout_ms) {
-    std::vector<std::byte> payload;
-    auto r = mirror::read_frame(fd_, payload, timeout_ms);
-    return r.status == IoStatus::closed || r.status == IoStatus::failed;
-  }
-
- private:
-  int fd_ = -1;
-  wire::Welcome welcome_;
-};
 
 // A hand-made local server's heartbeats: a sender to mirrord's port and a
 // receiver counting mirrord's answers, sharing one socket.
@@ -309,17 +217,17 @@ TEST_F(MirrordHeartbeatTest, HeartbeatsForAnotherVolumeAreNotAnswered) {
 TEST_F(MirrordHeartbeatTest, SilenceMarksTheConnectionClosedAndTheIdleThreadEnds) {
   LocalHeartbeats local(*secret, mirrord->port());
   local.start_sending();
-  Connection c(mirrord->port());
+  RawPeer c(mirrord->port());
   ASSERT_TRUE(c.authenticate(*secret, 0xbea7000000000001, 0, 1, 1));
   std::string why;
-  ASSERT_EQ(c.call(1, 0, create_request("f"), why), std::optional<uint32_t>(0)) << why;
+  ASSERT_EQ(c.call(1, 0, create_request("f"), &why), std::optional<uint32_t>(0)) << why;
 
   // While heartbeats flow, an idle connection stays, well past the timeout
   // and the request timeout: wait until mirrord has answered enough
   // heartbeats for that time to have passed.
   const uint64_t enough = local.heard() + 3 * (kTimeoutMs + kRequestTimeoutMs) / kIntervalMs;
   ASSERT_TRUE(wait_until([&] { return local.heard() >= enough; }));
-  ASSERT_EQ(c.call(2, 1, write_request("f", 0, "alive"), why), std::optional<uint32_t>(0)) << why;
+  ASSERT_EQ(c.call(2, 1, write_request("f", 0, "alive"), &why), std::optional<uint32_t>(0)) << why;
   EXPECT_FALSE(has_line_with(mirrord->log(), {"no heartbeat from the local server"}))
       << mirrord->log();
 
@@ -337,7 +245,7 @@ TEST_F(MirrordHeartbeatTest, SilenceMarksTheConnectionClosedAndTheIdleThreadEnds
   EXPECT_LE(std::stoll(m[1]), kTimeoutMs + 8 * kIntervalMs) << "detected late";
   ASSERT_TRUE(log_has({"volume vol: connection 1 idle and marked closed; ending it"}))
       << mirrord->log();
-  EXPECT_TRUE(c.closed_by_mirror(kReadTimeoutMs)) << "the connection is still open";
+  EXPECT_TRUE(c.closed_without_a_word()) << "the connection is still open";
   // The log says so once per silence, not once per tick.
   std::string all = mirrord->log();
   size_t count = 0;
@@ -350,9 +258,9 @@ TEST_F(MirrordHeartbeatTest, SilenceMarksTheConnectionClosedAndTheIdleThreadEnds
   local.start_sending();
   ASSERT_TRUE(log_has({"volume vol: heartbeat from the local server at", local.address(), "again"}))
       << mirrord->log();
-  Connection again(mirrord->port());
+  RawPeer again(mirrord->port());
   ASSERT_TRUE(again.authenticate(*secret, 0xbea7000000000001, 0, 1, 3));
-  ASSERT_EQ(again.call(3, 1, write_request("f", 5, "!"), why), std::optional<uint32_t>(0)) << why;
+  ASSERT_EQ(again.call(3, 1, write_request("f", 5, "!"), &why), std::optional<uint32_t>(0)) << why;
   EXPECT_EQ(read_file(copy + "/f"), "alive!");
 }
 
@@ -361,10 +269,10 @@ TEST_F(MirrordHeartbeatTest, SilenceMarksTheConnectionClosedAndTheIdleThreadEnds
 TEST_F(MirrordHeartbeatTest, AConnectionWaitingForABarrierEndsWhenMarkedClosed) {
   LocalHeartbeats local(*secret, mirrord->port());
   local.start_sending();
-  Connection c(mirrord->port());
+  RawPeer c(mirrord->port());
   ASSERT_TRUE(c.authenticate(*secret, 0xbea7000000000002, 0, 2, 1));
   std::string why;
-  ASSERT_EQ(c.call(1, 0, create_request("f"), why), std::optional<uint32_t>(0)) << why;
+  ASSERT_EQ(c.call(1, 0, create_request("f"), &why), std::optional<uint32_t>(0)) << why;
   // Request 3 waits for 2, which connection 2 never sends.
   const std::string data = "late";
   MirrorRequest waiting = write_request("f", 0, data);
@@ -374,7 +282,7 @@ TEST_F(MirrordHeartbeatTest, AConnectionWaitingForABarrierEndsWhenMarkedClosed) 
   ASSERT_TRUE(log_has({"volume vol: connection 1 idle and marked closed; ending it",
                        "request 3 waited for request 2"}))
       << mirrord->log();
-  EXPECT_TRUE(c.closed_by_mirror(kReadTimeoutMs)) << "the connection is still open";
+  EXPECT_TRUE(c.closed_without_a_word()) << "the connection is still open";
   EXPECT_EQ(read_file(copy + "/f"), "") << "request 3 was applied without its barrier";
 }
 
@@ -387,15 +295,15 @@ TEST_F(MirrordHeartbeatTest, RequestsSentAgainAfterKillAndRestartAreNotAppliedTw
   std::string why;
   const auto ok = std::optional<uint32_t>(0);
   {
-    Connection c0(mirrord->port()), c1(mirrord->port());
+    RawPeer c0(mirrord->port()), c1(mirrord->port());
     ASSERT_TRUE(c0.authenticate(*secret, session, 0, 2, 1));
     ASSERT_TRUE(c1.authenticate(*secret, session, 1, 2, 1));
-    ASSERT_EQ(c0.call(1, 0, create_request("f"), why), ok) << why;
-    ASSERT_EQ(c0.call(2, 1, write_request("f", 0, "hello"), why), ok) << why;
-    ASSERT_EQ(c0.call(3, 1, truncate_request("f", 2), why), ok) << why;
-    ASSERT_EQ(c0.call(4, 3, create_request("g"), why), ok) << why;
-    ASSERT_EQ(c1.call(6, 4, write_request("g", 0, "abc"), why), ok) << why;
-    ASSERT_EQ(c1.call(7, 4, truncate_request("g", 1), why), ok) << why;
+    ASSERT_EQ(c0.call(1, 0, create_request("f"), &why), ok) << why;
+    ASSERT_EQ(c0.call(2, 1, write_request("f", 0, "hello"), &why), ok) << why;
+    ASSERT_EQ(c0.call(3, 1, truncate_request("f", 2), &why), ok) << why;
+    ASSERT_EQ(c0.call(4, 3, create_request("g"), &why), ok) << why;
+    ASSERT_EQ(c1.call(6, 4, write_request("g", 0, "abc"), &why), ok) << why;
+    ASSERT_EQ(c1.call(7, 4, truncate_request("g", 1), &why), ok) << why;
     ASSERT_EQ(read_file(copy + "/f"), "he");
     ASSERT_EQ(read_file(copy + "/g"), "a");
     kill_mirrord();
@@ -404,43 +312,43 @@ TEST_F(MirrordHeartbeatTest, RequestsSentAgainAfterKillAndRestartAreNotAppliedTw
 
   // The local server got none of the responses: it sends everything again,
   // on the same connections, each in order.
-  Connection c0(mirrord->port()), c1(mirrord->port());
+  RawPeer c0(mirrord->port()), c1(mirrord->port());
   ASSERT_TRUE(c0.authenticate(*secret, session, 0, 2, 1));
   ASSERT_TRUE(c1.authenticate(*secret, session, 1, 2, 1));
   EXPECT_EQ(c0.welcome().applied_through, 4u);
   EXPECT_TRUE(log_has({"volume vol: session 5e55000000000001 known from", ".copy.mirrord-state"}))
       << mirrord->log();
-  EXPECT_EQ(c1.call(6, 4, write_request("g", 0, "abc"), why), ok) << why;
+  EXPECT_EQ(c1.call(6, 4, write_request("g", 0, "abc"), &why), ok) << why;
   EXPECT_EQ(read_file(copy + "/g"), "a") << "request 6 was applied again";
-  EXPECT_EQ(c0.call(1, 0, create_request("f"), why), ok) << why;
-  EXPECT_EQ(c0.call(2, 1, write_request("f", 0, "hello"), why), ok) << why;
+  EXPECT_EQ(c0.call(1, 0, create_request("f"), &why), ok) << why;
+  EXPECT_EQ(c0.call(2, 1, write_request("f", 0, "hello"), &why), ok) << why;
   EXPECT_EQ(read_file(copy + "/f"), "he") << "request 2 was applied again";
-  EXPECT_EQ(c0.call(3, 1, truncate_request("f", 2), why), ok) << why;
-  EXPECT_EQ(c0.call(4, 3, create_request("g"), why), ok) << why;
-  EXPECT_EQ(c0.call(5, 4, write_request("f", 2, "Z"), why), ok) << why;  // new: applied
-  EXPECT_EQ(c1.call(7, 4, truncate_request("g", 1), why), ok) << why;
+  EXPECT_EQ(c0.call(3, 1, truncate_request("f", 2), &why), ok) << why;
+  EXPECT_EQ(c0.call(4, 3, create_request("g"), &why), ok) << why;
+  EXPECT_EQ(c0.call(5, 4, write_request("f", 2, "Z"), &why), ok) << why;  // new: applied
+  EXPECT_EQ(c1.call(7, 4, truncate_request("g", 1), &why), ok) << why;
   EXPECT_EQ(read_file(copy + "/f"), "heZ");
   EXPECT_EQ(read_file(copy + "/g"), "a");
 
   // New requests go on as usual.
-  EXPECT_EQ(c0.call(8, 4, write_request("f", 3, "XY"), why), ok) << why;
+  EXPECT_EQ(c0.call(8, 4, write_request("f", 3, "XY"), &why), ok) << why;
   EXPECT_EQ(read_file(copy + "/f"), "heZXY");
 }
 
 TEST_F(MirrordHeartbeatTest, ANewSessionAfterARestartAppliesWhatItSends) {
   std::string why;
   {
-    Connection c(mirrord->port());
+    RawPeer c(mirrord->port());
     ASSERT_TRUE(c.authenticate(*secret, 0x5e55000000000002, 0, 1, 1));
-    ASSERT_EQ(c.call(1, 0, create_request("f"), why), std::optional<uint32_t>(0)) << why;
-    ASSERT_EQ(c.call(2, 1, write_request("f", 0, "one"), why), std::optional<uint32_t>(0)) << why;
+    ASSERT_EQ(c.call(1, 0, create_request("f"), &why), std::optional<uint32_t>(0)) << why;
+    ASSERT_EQ(c.call(2, 1, write_request("f", 0, "one"), &why), std::optional<uint32_t>(0)) << why;
     kill_mirrord();
   }
   start_mirrord();
-  Connection c(mirrord->port());
+  RawPeer c(mirrord->port());
   ASSERT_TRUE(c.authenticate(*secret, 0x5e55000000000003, 0, 1, 1));  // remounted
-  EXPECT_EQ(c.call(1, 0, create_request("f"), why), std::optional<uint32_t>(0)) << why;
-  EXPECT_EQ(c.call(2, 1, write_request("f", 0, "two"), why), std::optional<uint32_t>(0)) << why;
+  EXPECT_EQ(c.call(1, 0, create_request("f"), &why), std::optional<uint32_t>(0)) << why;
+  EXPECT_EQ(c.call(2, 1, write_request("f", 0, "two"), &why), std::optional<uint32_t>(0)) << why;
   EXPECT_EQ(read_file(copy + "/f"), "two");
   EXPECT_FALSE(has_line_with(mirrord->log(), {"known from"})) << mirrord->log();
 }
@@ -449,9 +357,9 @@ TEST_F(MirrordHeartbeatTest, ACorruptStateFileIsNamedAndTreatedAsUnknown) {
   std::string why;
   const std::string state = tmp.sub(".copy.mirrord-state");
   {
-    Connection c(mirrord->port());
+    RawPeer c(mirrord->port());
     ASSERT_TRUE(c.authenticate(*secret, 0x5e55000000000004, 0, 1, 1));
-    ASSERT_EQ(c.call(1, 0, create_request("f"), why), std::optional<uint32_t>(0)) << why;
+    ASSERT_EQ(c.call(1, 0, create_request("f"), &why), std::optional<uint32_t>(0)) << why;
     kill_mirrord();
   }
   std::string bytes = read_file(state);
@@ -460,13 +368,13 @@ TEST_F(MirrordHeartbeatTest, ACorruptStateFileIsNamedAndTreatedAsUnknown) {
   write_file(state, bytes);
   start_mirrord();
   EXPECT_TRUE(log_has({"warn", state, "is corrupt", "treating it as unknown"})) << mirrord->log();
-  Connection c(mirrord->port());
+  RawPeer c(mirrord->port());
   ASSERT_TRUE(c.authenticate(*secret, 0x5e55000000000004, 0, 1, 1));
   EXPECT_FALSE(has_line_with(mirrord->log(), {"known from"})) << mirrord->log();
   // Unknown: sent again, it is applied again (create of an existing file is
   // idempotent), and mirrord goes on serving.
-  EXPECT_EQ(c.call(1, 0, create_request("f"), why), std::optional<uint32_t>(0)) << why;
-  EXPECT_EQ(c.call(2, 1, write_request("f", 0, "ok"), why), std::optional<uint32_t>(0)) << why;
+  EXPECT_EQ(c.call(1, 0, create_request("f"), &why), std::optional<uint32_t>(0)) << why;
+  EXPECT_EQ(c.call(2, 1, write_request("f", 0, "ok"), &why), std::optional<uint32_t>(0)) << why;
   EXPECT_EQ(read_file(copy + "/f"), "ok");
 }
 
