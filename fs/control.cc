@@ -32,6 +32,14 @@ std::unique_ptr<mirror::ControlServer> start_control(const std::string& path,
       replicator.set_mode(mirror::mode_from_string(request["mode"].get<std::string>()));
       return mirror::control_ok();
     }
+    if (command == mirror::kCommandVerify) {
+      replicator.verify(request.value("checksum", false));
+      return mirror::control_ok();
+    }
+    if (command == mirror::kCommandResync) {
+      replicator.resync(request.value("discard_copy", false));
+      return mirror::control_ok();
+    }
     return mirror::control_error("unknown command '" + command + "'");
   };
   return std::make_unique<mirror::ControlServer>(options, handler);

@@ -21,6 +21,7 @@
 #include "fs/paths.h"
 #include "mirror/local_replicator.h"
 #include "mirror/replicator.h"
+#include "mirror/volume_identity.h"
 
 namespace mirrorfs {
 namespace {
@@ -46,7 +47,10 @@ void raise_readahead(const std::string& mountpoint) {
 }
 
 std::unique_ptr<mirror::Replicator> make_replicator(const MountOptions& options) {
-  if (options.mirroring.peer.empty()) return mirror::make_local_only_replicator();
+  if (options.mirroring.peer.empty()) {
+    mirror::note_unmirrored_use(options.backing);
+    return mirror::make_local_only_replicator();
+  }
   return mirror::make_local_replicator(options.mirroring);
 }
 

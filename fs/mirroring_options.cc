@@ -62,7 +62,7 @@ uint64_t size(const char* text, const char* option) {
 MirroringArgs::~MirroringArgs() {
   for (char* s : {peer, volume, mode, connections, secret_file, exclude, heartbeat_interval,
                   heartbeat_timeout, probation, heartbeat_port, queue_dir, queue_max, on_disconnect,
-                  control}) {
+                  control, identity}) {
     free(s);
   }
 }
@@ -74,6 +74,7 @@ void parse_mirroring(const MirroringArgs& raw, mirror::PeerOptions& out) {
   if (raw.exclude != nullptr) out.exclude = raw.exclude;
   if (raw.queue_dir != nullptr) out.queue_dir = raw.queue_dir;
   if (raw.control != nullptr) out.control = raw.control;
+  if (raw.identity != nullptr) out.identity = raw.identity;
   if (raw.mode != nullptr) {
     if (std::strcmp(raw.mode, "sync") != 0 && std::strcmp(raw.mode, "async") != 0) {
       throw UsageError(std::string("-o mode=") + raw.mode + ": expected sync or async");
@@ -118,7 +119,8 @@ void parse_mirroring(const MirroringArgs& raw, mirror::PeerOptions& out) {
     for (const char* given :
          {raw.volume, raw.mode, raw.connections, raw.secret_file, raw.exclude,
           raw.heartbeat_interval, raw.heartbeat_timeout, raw.probation, raw.heartbeat_port,
-          raw.queue_dir, raw.queue_max, raw.on_disconnect, raw.control}) {
+          raw.queue_dir, raw.queue_max, raw.on_disconnect, raw.control,
+          raw.identity}) {
       if (given != nullptr) {
         throw UsageError("the mirroring options (volume, mode, ...) need -o peer=HOST:PORT");
       }
@@ -155,7 +157,9 @@ std::string mirroring_options_help() {
          "                           queued), block (wait for the peer) or fail (EIO)\n"
          "                           (default: queue)\n"
          "    -o control=PATH        the control socket mirrorctl talks to\n"
-         "                           (default: /run/mirrorfs/mirrorfs-VOLUME.sock for root)\n";
+         "                           (default: /run/mirrorfs/mirrorfs-VOLUME.sock for root)\n"
+         "    -o identity=PATH       the volume's identity record (generation, role)\n"
+         "                           (default: .BACKING.mirror-identity beside BACKING)\n";
 }
 
 }  // namespace mirrorfs

@@ -24,6 +24,7 @@ struct MirroringArgs {
   char* queue_max = nullptr;
   char* on_disconnect = nullptr;
   char* control = nullptr;
+  char* identity = nullptr;
   MirroringArgs() = default;
   MirroringArgs(const MirroringArgs&) = delete;
   MirroringArgs& operator=(const MirroringArgs&) = delete;

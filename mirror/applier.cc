@@ -45,6 +45,7 @@ class Fd {
     if (fd_ >= 0) ::close(fd_);
   }
   int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
 
  private:
   int fd_;
@@ -459,6 +460,15 @@ Applier::Applier(const std::string& volume_dir)
 
 Applier::~Applier() {
   ::close(volume_fd_);
+}
+
+int Applier::open_path(const std::string& path, int& fd) const {
+  fd = -1;
+  if (!valid_path(path, true)) return EINVAL;
+  Node node;
+  if (int err = find(volume_fd_, path, node)) return err;
+  fd = node.fd.release();
+  return 0;
 }
 
 int Applier::apply(const MirrorRequest& request) {

@@ -27,6 +27,14 @@ class Applier {
   // Safe to call from several threads at once.
   int apply(const MirrorRequest& request);
 
+  // Reaches `path` ("" is the volume's root) as apply() reaches a request's
+  // path, with the same checks and confinement, without following a symlink
+  // at its end: `fd` becomes an O_PATH descriptor of the file itself, the
+  // caller's to close. Returns 0 or the errno apply() would give (EINVAL for
+  // a path outside the volume, ELOOP for a symlink in it, ENOENT...). For
+  // mirrord's answers about the copy (inspection_server.cc).
+  int open_path(const std::string& path, int& fd) const;
+
   const std::string& directory() const { return directory_; }
 
  private:

@@ -26,6 +26,21 @@ void ApplyGate::mark_applied(uint64_t sequence) {
   changed_.notify_all();
 }
 
+void ApplyGate::advance_to(uint64_t sequence) {
+  {
+    std::lock_guard lock(mutex_);
+    if (sequence <= watermark_) return;
+    watermark_ = sequence;
+    // What was applied above the old gap is now below, or continues it.
+    above_.erase(above_.begin(), above_.upper_bound(watermark_));
+    while (!above_.empty() && *above_.begin() == watermark_ + 1) {
+      above_.erase(above_.begin());
+      ++watermark_;
+    }
+  }
+  changed_.notify_all();
+}
+
 bool ApplyGate::is_applied(uint64_t sequence) {
   std::lock_guard lock(mutex_);
   return sequence <= watermark_ || above_.count(sequence) > 0;

@@ -25,6 +25,10 @@ class ApplyGate {
   Wait wait_for(uint64_t barrier, std::chrono::milliseconds timeout);
   void mark_applied(uint64_t sequence);
   bool is_applied(uint64_t sequence);
+  // Everything up to `sequence` counts as applied from now on (never lowers
+  // the watermark): the local server reconnected saying so, e.g. because it
+  // dropped queued requests that a resync covers. Wakes the waiters.
+  void advance_to(uint64_t sequence);
   // Every request up to this one is applied.
   uint64_t applied_through();
   // Wakes every waiter with false; for a session replaced or a daemon stopping.

@@ -10,6 +10,9 @@
 //   {"command":"pause"[,"volume":"NAME"]}         -> {"ok":true}
 //   {"command":"resume"[,"volume":"NAME"]}        -> {"ok":true}
 //   {"command":"mode","mode":"sync"|"async"[,"volume":"NAME"]} -> {"ok":true}
+//   {"command":"verify"[,"checksum":true]}        -> {"ok":true}  (mirrorfs: starts a verify;
+//                                                    its progress and result are in status.sync)
+//   {"command":"resync"[,"discard_copy":true]}    -> {"ok":true}  (mirrorfs: starts a resync)
 //   anything else                                 -> {"ok":false,"error":"..."}
 //
 // Without "volume" a command applies to every volume of the daemon.
@@ -39,6 +42,8 @@ inline constexpr const char* kCommandStatus = "status";
 inline constexpr const char* kCommandPause = "pause";
 inline constexpr const char* kCommandResume = "resume";
 inline constexpr const char* kCommandMode = "mode";
+inline constexpr const char* kCommandVerify = "verify";
+inline constexpr const char* kCommandResync = "resync";
 
 // Answers one well-formed request (an object with a string "command"). The
 // reply should be an object; "ok": true is added when it has no "ok". A

@@ -36,6 +36,10 @@ bool write_frame(int fd, const wire::OutFrame& frame);
 // "host:port" of the socket's peer, for logs.
 std::string peer_name(int fd);
 
+// A TCP connection to host:port, made within `timeout_ms` and tuned
+// (tune_socket), blocking once made; or -1 with `why` set.
+int connect_to(const std::string& host, const std::string& port, int timeout_ms, std::string& why);
+
 // TCP_NODELAY and keepalive: small requests and responses go out at once.
 void tune_socket(int fd);
 

@@ -17,6 +17,12 @@ void LocalReplicator::record_error(const std::string& message) const {
 // acknowledged, before any new one.
 void LocalReplicator::bring_up_locked() {
   if (link_up_ || stopped_ || !heartbeat_up_ || paused_) return;
+  if (!agreed_) {
+    // The copy's identity first (local_sync.cc): it decides what is sent.
+    check_wanted_ = true;
+    changed_.notify_all();
+    return;
+  }
   connecting_ = false;
   link_up_ = true;
   live_ = false;
@@ -34,6 +40,9 @@ void LocalReplicator::take_down(std::unique_lock<std::mutex>& lock) {
   const bool was_up = link_up_;
   connecting_ = false;
   link_up_ = false;
+  agreed_ = false;
+  check_wanted_ = false;
+  recheck_wanted_ = false;
   live_ = false;
   ++epoch_;
   replay_until_ = 0;
@@ -156,6 +165,31 @@ std::optional<VolumeStatus> LocalReplicator::status() const {
   q.max_bytes = options_.queue_max;
   q.waiting_for_space = queue_->waiting_for_space() ? 1 : 0;
   v.queue = q;
+  {
+    std::lock_guard lock(sync_mutex_);
+    SyncStatus sync = sync_status_;
+    sync.copy = copy_inconsistent_.load() ? "inconsistent" : sync.copy;
+    sync.generation = format_generation(identity_.generation);
+    if (walk_progress_) {
+      const SyncProgress& p = *walk_progress_;
+      sync.files_done = p.files_done;
+      sync.files_total = p.files_total;
+      sync.bytes_done = p.bytes_done;
+      sync.bytes_total = p.bytes_total;
+      sync.bytes_repaired = p.bytes_repaired;
+      sync.repairs = p.repairs;
+      sync.differences = p.differences;
+      const int64_t end = sync.finished != 0 ? sync.finished : wall;
+      if (end > sync.started && sync.started != 0) {
+        sync.bytes_per_s = double(sync.bytes_done) * 1000.0 / double(end - sync.started);
+      }
+      if (sync.finished == 0 && sync.bytes_per_s > 0 && sync.bytes_total >= sync.bytes_done) {
+        sync.eta_s = static_cast<int64_t>(double(sync.bytes_total - sync.bytes_done) /
+                                          sync.bytes_per_s);
+      }
+    }
+    v.sync = sync;
+  }
   std::lock_guard lock(error_mutex_);
   v.last_error = last_error_;
   // Throughput over the last few seconds, from samples taken at each status.

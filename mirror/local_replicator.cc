@@ -86,6 +86,7 @@ LocalReplicator::LocalReplicator(const PeerOptions& options)
   }
   auto [host, port] = split_host_port(options.peer, "-o peer=");
   open_queue();
+  open_identity();
   link_.volume = options.volume;
   link_.session = queue_->session();
   link_.secret = &secret_;
@@ -95,6 +96,11 @@ LocalReplicator::LocalReplicator(const PeerOptions& options)
   };
   link_.on_answer = [this](const PendingPtr& p, int error) { answered(p->sequence, error); };
   link_.on_error = [this](const std::string& message) { record_error(message); };
+  link_.on_peer_closed = [this] {
+    std::lock_guard lock(mutex_);
+    recheck_wanted_ = true;
+    changed_.notify_all();
+  };
   for (size_t i = 0; i < array_.size(); ++i) {
     array_[i].host = host;
     array_[i].port = port;
@@ -138,12 +144,18 @@ void LocalReplicator::open_queue() {
   }
 }
 
-int LocalReplicator::send(const MirrorRequest& r) {
+int LocalReplicator::send(const MirrorRequest& r, bool repair) {
   auto p = std::make_shared<PendingRequest>();
-  const bool sync = mode_.load() == Mode::sync;
+  const bool sync = !repair && mode_.load() == Mode::sync;
   std::unique_lock order(order_mutex_);
   const uint64_t seq = next_sequence_++;
   const bool ns = is_namespace_change(r.op);
+  if (!repair) {
+    // Counted once the sequence is taken: a walk that sees no change here
+    // knows its repairs come after every live request it raced with.
+    if (ns) live_namespace_changes_.fetch_add(1);
+    if (r.inode != 0 && r.inode == watched_inode_.load()) watched_changes_.fetch_add(1);
+  }
   const uint64_t barrier = ns ? seq - 1 : last_namespace_change_;
   if (ns) last_namespace_change_ = seq;
   p->sequence = seq;
@@ -198,6 +210,7 @@ int LocalReplicator::send(const MirrorRequest& r) {
   }
   order.unlock();
   if (!wait) {
+    if (repair) return 0;
     if (sync && options_.on_disconnect == OnDisconnect::fail) return EIO;
     lock.unlock();
     return r.op == Op::fsync ? queue_->sync() : 0;
@@ -268,6 +281,13 @@ void LocalReplicator::answered(uint64_t seq, int error) {
         options_.volume, replay_until_, steady_ms() - replay_started_ms_);
     replay_until_ = 0;
   }
+  if (error != 0 && copy_inconsistent_.load()) {
+    // The copy is being synced: a change to what it does not hold yet fails
+    // there, and the walk carries it instead.
+    spdlog::debug("volume {}: request {} failed on the copy being synced: {}", options_.volume,
+                  seq, strerror(error));
+    error = 0;
+  }
   if (auto it = waiters_.find(seq); it != waiters_.end()) {
     complete(it->second, error, false);
     waiters_.erase(it);
@@ -333,9 +353,13 @@ void LocalReplicator::feed_loop() {
     feed_unqueued_below_locked(last_appended_ + 1);
     if (next_to_feed_ <= last_appended_ && next_to_feed_ == from) {
       // Nothing fed in a whole pass: records above `from` are gone.
-      spdlog::error("volume {}: the queue {} lacks requests {} to {}; the copy needs a resync",
+      spdlog::error("volume {}: the queue {} lacks requests {} to {}; resyncing the copy",
                     options_.volume, queue_dir_, from, last_appended_);
       next_to_feed_ = last_appended_ + 1;
+      copy_inconsistent_ = true;
+      walk_wanted_ = WalkKind::resync;
+      walk_resume_after_.reset();
+      changed_.notify_all();
     }
   }
 }
@@ -384,6 +408,7 @@ void LocalReplicator::stop() {
   heartbeat_->stop();
   for (auto& c : connections_) c->stop();
   if (feeder_.joinable()) feeder_.join();
+  if (syncer_.joinable()) syncer_.join();
   std::lock_guard lock(mutex_);
   release_waiters_locked(true);
   if (uint64_t left = last_appended_ - acked_through_) {
@@ -392,6 +417,7 @@ void LocalReplicator::stop() {
         "sent when mirrorfs next starts with it",
         options_.volume, left, queue_dir_);
   }
+  close_identity();
 }
 
 std::unique_ptr<Replicator> make_local_replicator(const PeerOptions& options) {

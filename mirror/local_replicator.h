@@ -40,6 +40,9 @@ struct PeerOptions {
   uint64_t queue_max = 1ull << 30;
   OnDisconnect on_disconnect = OnDisconnect::queue;
   std::string control;  // mirrorfs's control socket; empty: the default for the volume
+  // The volume identity record (mirror/volume_identity.h); empty: beside the
+  // backing directory.
+  std::string identity;
   // Bytes of requests held in memory on their way to the peer; beyond this
   // the queue on disk feeds the connections instead.
   size_t max_in_flight_bytes = 64u << 20;

@@ -18,15 +18,17 @@
 #include <vector>
 
 #include "mirror/auth.h"
+#include "mirror/copy_walk.h"
 #include "mirror/designated_requests.h"
 #include "mirror/local_heartbeat.h"
 #include "mirror/local_replicator.h"
 #include "mirror/peer_connection.h"
 #include "mirror/queue.h"
+#include "mirror/volume_identity.h"
 
 namespace mirror {
 
-class LocalReplicator final : public Replicator, public LocalHeartbeat::Link {
+class LocalReplicator final : public Replicator, public LocalHeartbeat::Link, public SyncPort {
  public:
   explicit LocalReplicator(const PeerOptions& options);
 
@@ -35,6 +37,7 @@ class LocalReplicator final : public Replicator, public LocalHeartbeat::Link {
   void start() override {
     for (auto& c : connections_) c->start();
     feeder_ = std::thread([this] { feed_loop(); });
+    syncer_ = std::thread([this] { sync_loop(); });
     heartbeat_->start();
   }
 
@@ -50,10 +53,21 @@ class LocalReplicator final : public Replicator, public LocalHeartbeat::Link {
   std::optional<VolumeStatus> status() const override;  // local_link.cc
   void pause(bool paused) override;                     // local_link.cc
   void set_mode(Mode mode) override;                    // local_link.cc
+  void verify(bool checksum) override;                  // local_sync.cc
+  void resync(bool discard_copy) override;              // local_sync.cc
+
+  // SyncPort (local_sync.cc): the walk's repairs travel as requests.
+  bool submit_repair(const MirrorRequest& r) override;
+  bool settle() override;
+  uint64_t live_namespace_changes() const override { return live_namespace_changes_.load(); }
+  void watch(uint64_t inode) override { watched_inode_.store(inode); }
+  uint64_t watched_changes() const override { return watched_changes_.load(); }
+  bool cancelled() const override;
 
  private:
   void open_queue();
-  int send(const MirrorRequest& r);
+  // `repair`: a request of the walk, never waited for and not a live change.
+  int send(const MirrorRequest& r, bool repair = false);
   int finish_sync(const PendingPtr& p, bool fsync);
   void answered(uint64_t sequence, int error);
   // The link (local_link.cc): heartbeats and the operator decide together
@@ -72,6 +86,19 @@ class LocalReplicator final : public Replicator, public LocalHeartbeat::Link {
   // Whether `bytes` more may be handed to the connections from memory.
   bool has_room_locked(size_t bytes) const;
   void release_waiters_locked(bool link_gone);
+  // The copy (local_sync.cc): its identity checked when the link comes up,
+  // the walks that sync or verify it.
+  enum class WalkKind { none, initial_sync, resync, verify, verify_checksum };
+  void open_identity();
+  void close_identity();
+  void sync_loop();
+  void check_copy();
+  void run_walk(WalkKind kind);
+  void discard_queue_locked();
+  void set_sync_state(const std::string& state, const std::string& reason);
+  std::optional<std::string> load_walk_progress() const;
+  // Nothing: the walk is over, the file goes.
+  void save_walk_progress(const std::optional<std::string>& after, bool force);
 
   const PeerOptions options_;
   std::atomic<Mode> mode_;
@@ -84,6 +111,15 @@ class LocalReplicator final : public Replicator, public LocalHeartbeat::Link {
   std::vector<std::unique_ptr<PeerConnection>> connections_;
   std::unique_ptr<LocalHeartbeat> heartbeat_;
   std::thread feeder_;
+  std::thread syncer_;
+  IdentityFile identity_file_{""};
+  VolumeIdentity identity_;  // this side's; written at start and at a clean stop
+  std::atomic<uint64_t> live_namespace_changes_{0};
+  std::atomic<uint64_t> watched_inode_{0};
+  std::atomic<uint64_t> watched_changes_{0};
+  // The copy misses changes until a repair walk ends: the mirror's errors
+  // meanwhile are expected, and not given to sync callers.
+  std::atomic<bool> copy_inconsistent_{false};
 
   // Orders sequence numbers, barriers, queue appends and hand-overs to the
   // connections. Taken before mutex_.
@@ -111,9 +147,21 @@ class LocalReplicator final : public Replicator, public LocalHeartbeat::Link {
   bool stopped_ = false;
   bool heartbeat_up_ = false;  // the heartbeat says the peer may be used
   bool paused_ = false;        // mirrorctl pause
+  bool agreed_ = false;        // the copy's identity was checked since the link was last down
+  bool check_wanted_ = false;  // the link may come up once the copy's identity is checked
+  bool discard_copy_ = false;   // mirrorctl resync --discard-copy: settle a split brain
+  bool recheck_wanted_ = false;  // the peer closed a connection: check the copy again
+  WalkKind walk_wanted_ = WalkKind::none;  // to run while the link is up
+  std::optional<std::string> walk_resume_after_;  // a repair walk resumes after this directory
+  uint64_t walk_epoch_ = 0;                // the link epoch a running walk belongs to
   // Counters for status.
   uint64_t requests_queued_ = 0, requests_acked_ = 0, requests_failed_ = 0;
   uint64_t interruptions_ = 0, reconnects_ = 0;
+
+  mutable std::mutex sync_mutex_;  // guards sync_status_, walk_progress_, progress_saved_ms_
+  SyncStatus sync_status_;
+  std::shared_ptr<SyncProgress> walk_progress_;
+  int64_t progress_saved_ms_ = 0;
 
   mutable std::mutex error_mutex_;  // guards last_error_, samples_
   mutable std::optional<ErrorStatus> last_error_;

@@ -144,6 +144,7 @@ MirrorServer::MirrorServer(const MirrordOptions& options, Secret secret)
     if (v->state->corruption()) {
       spdlog::warn("volume {}: {}; treating it as unknown", name, *v->state->corruption());
     }
+    v->identity = open_identity(options, name, dir);
     volumes_[name] = std::move(v);
   }
   MirrorHeartbeat::Config hb;
@@ -235,10 +236,16 @@ void MirrorServer::serve(int fd) {
   std::string peer = peer_name(fd);
   std::shared_ptr<Session> session;
   size_t index = 0;
-  if (handshake(fd, peer, session, index)) {
-    std::string name = "conn-" + std::to_string(index);
-    pthread_setname_np(pthread_self(), name.c_str());
-    serve_requests(fd, peer, *session, index);
+  Volume* inspected = nullptr;
+  if (handshake(fd, peer, session, index, inspected)) {
+    if (inspected != nullptr) {
+      pthread_setname_np(pthread_self(), "inspect");
+      serve_inspection(fd, peer, *inspected);
+    } else {
+      std::string name = "conn-" + std::to_string(index);
+      pthread_setname_np(pthread_self(), name.c_str());
+      serve_requests(fd, peer, *session, index);
+    }
   }
   if (session) {
     // Leave the element only if it still holds this socket: a re-established
@@ -251,7 +258,7 @@ void MirrorServer::serve(int fd) {
 }
 
 bool MirrorServer::handshake(int fd, const std::string& peer, std::shared_ptr<Session>& session,
-                             size_t& index) {
+                             size_t& index, Volume*& inspected) {
   std::vector<std::byte> payload;
   FrameRead r = read_frame(fd, payload, kHandshakeTimeoutMs, kHandshakeTimeoutMs);
   wire::Hello hello;
@@ -293,6 +300,20 @@ bool MirrorServer::handshake(int fd, const std::string& peer, std::shared_ptr<Se
     return false;
   }
   Volume& volume = *it->second;
+  if (hello.features & wire::kFeatureInspect) {
+    if (hello.count != 1) {
+      spdlog::warn(
+          "peer {}: an inspection HELLO for volume {} must be connection 1 of 1, not {} of {}; "
+          "closing",
+          peer, hello.volume, hello.index + 1, hello.count);
+      return false;
+    }
+    // An inspection connection only reads the copy and its identity: no
+    // session begins and no element of the connection array changes.
+    if (!write_frame(fd, wire::encode_welcome(wire::Welcome{}))) return false;
+    inspected = &volume;
+    return true;
+  }
   {
     std::lock_guard lock(volume.mutex);
     if (!volume.session || volume.session->id != hello.session ||
@@ -325,6 +346,10 @@ bool MirrorServer::handshake(int fd, const std::string& peer, std::shared_ptr<Se
       }
     }
     session = volume.session;
+    // Every connection's HELLO says what the local server no longer awaits:
+    // it may have dropped queued requests that a resync covers, and requests
+    // waiting for their barrier must not wait for those.
+    if (hello.resume_from > 1) session->gate.advance_to(hello.resume_from - 1);
     index = hello.index;
     ConnectionElement& element = session->array[index];
     int old = element.fd.exchange(fd);

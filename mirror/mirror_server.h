@@ -40,6 +40,13 @@ struct MirrordOptions {
 std::string applied_state_path(const MirrordOptions& options, const std::string& name,
                                const std::string& dir);
 
+// Where the identity record (volume_identity.h) of volume `name`, kept in
+// `dir`, lives: with --state-dir D, "D/NAME.identity"; else beside DIR, as
+// identity_path_beside(DIR) says. Throws std::runtime_error when there is no
+// such place.
+std::string identity_path(const MirrordOptions& options, const std::string& name,
+                          const std::string& dir);
+
 class MirrorServer {
  public:
   // Opens every volume and binds the listening socket; throws
@@ -62,7 +69,14 @@ class MirrorServer {
   struct Volume;
   struct Session;
   void serve(int fd);
-  bool handshake(int fd, const std::string& peer, std::shared_ptr<Session>& session, size_t& index);
+  // Authenticates the peer. A request connection joins (or begins) a
+  // session: `session` and `index`; an inspection connection (HELLO feature
+  // wire::kFeatureInspect) touches no session: `inspected` is its volume.
+  bool handshake(int fd, const std::string& peer, std::shared_ptr<Session>& session, size_t& index,
+                 Volume*& inspected);
+  // inspection_server.cc: answers the peer's questions about the copy until
+  // it closes, a bad frame arrives or mirrord stops.
+  void serve_inspection(int fd, const std::string& peer, Volume& volume);
   void serve_requests(int fd, const std::string& peer, Session& session, size_t index);
   bool wait_for_barrier(int fd, Volume& volume, Session& session, size_t index,
                         const wire::ReceivedRequest& req);

@@ -20,6 +20,7 @@
 #include "mirror/connection_array.h"
 #include "mirror/mirror_server.h"
 #include "mirror/status.h"
+#include "mirror/volume_identity.h"
 
 namespace mirror {
 
@@ -85,10 +86,18 @@ struct MirrorServer::Volume {
   std::string directory;
   std::unique_ptr<Applier> applier;
   std::unique_ptr<AppliedState> state;
+  std::mutex identity_mutex;  // guards the use of identity (one owner at a time)
+  std::unique_ptr<IdentityFile> identity;
   std::atomic<bool> state_failed{false};  // a failure to keep the state was logged
   std::mutex mutex;                       // guards session
   std::shared_ptr<Session> session;
   VolumeMonitor monitor;
 };
+
+// inspection_server.cc: the identity record of volume `name`, at
+// identity_path(); read once, so that its state is logged at start (a
+// corrupt record is reported, and kept until the local server replaces it).
+std::unique_ptr<IdentityFile> open_identity(const MirrordOptions& options, const std::string& name,
+                                            const std::string& dir);
 
 }  // namespace mirror

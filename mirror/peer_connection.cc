@@ -1,15 +1,11 @@
 #include "mirror/peer_connection.h"
 
-#include <fcntl.h>
-#include <netdb.h>
-#include <poll.h>
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <cstring>
 
 #include "mirror/frame_io.h"
 
@@ -18,47 +14,6 @@ namespace {
 
 constexpr int kConnectTimeoutMs = 3000;
 constexpr int kHandshakeTimeoutMs = 5000;
-
-// A TCP connection to host:port within the deadline, or -1 with `why` set.
-int connect_to(const std::string& host, const std::string& port, std::string& why) {
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  if (int r = getaddrinfo(host.c_str(), port.c_str(), &hints, &found); r != 0) {
-    why = gai_strerror(r);
-    return -1;
-  }
-  int fd = -1;
-  for (addrinfo* a = found; a != nullptr && fd < 0; a = a->ai_next) {
-    fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) continue;
-    if (connect(fd, a->ai_addr, a->ai_addrlen) != 0 && errno != EINPROGRESS) {
-      why = strerror(errno);
-      ::close(fd);
-      fd = -1;
-      continue;
-    }
-    pollfd p{fd, POLLOUT, 0};
-    int err = 0;
-    socklen_t len = sizeof err;
-    if (poll(&p, 1, kConnectTimeoutMs) != 1) {
-      why = "connection timed out";
-      err = ETIMEDOUT;
-    } else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
-      why = strerror(err);
-    }
-    if (err != 0) {
-      ::close(fd);
-      fd = -1;
-    }
-  }
-  freeaddrinfo(found);
-  if (fd >= 0) {
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-    tune_socket(fd);
-  }
-  return fd;
-}
 
 }  // namespace
 
@@ -144,7 +99,7 @@ void PeerConnection::break_connection(int fd) {
 
 int PeerConnection::establish() {
   std::string why;
-  int fd = connect_to(element_.host, element_.port, why);
+  int fd = connect_to(element_.host, element_.port, kConnectTimeoutMs, why);
   std::string peer = element_.host + ":" + element_.port;
   if (fd < 0) {
     auto level = logged_failure_ ? spdlog::level::debug : spdlog::level::warn;
@@ -336,6 +291,7 @@ void PeerConnection::receive_loop() {
           spdlog::warn("volume {}: connection {}: {}; re-establishing", link_.volume, index_ + 1,
                        fault);
         }
+        if (!quiet && r.status == IoStatus::closed && link_.on_peer_closed) link_.on_peer_closed();
         break_connection(fd);
         break;
       }

@@ -49,6 +49,19 @@ class Replicator {
     (void)mode;
     throw std::runtime_error("this volume is not mirrored");
   }
+  // mirrorctl verify: compares the copy with the primary in the background
+  // (contents by block checksums on both sides when `checksum`); progress and
+  // result in status().sync.
+  virtual void verify(bool checksum) {
+    (void)checksum;
+    throw std::runtime_error("this volume is not mirrored");
+  }
+  // mirrorctl resync: repairs the copy in the background. `discard_copy`
+  // settles a split brain: the copy's own changes are overwritten.
+  virtual void resync(bool discard_copy) {
+    (void)discard_copy;
+    throw std::runtime_error("this volume is not mirrored");
+  }
 };
 
 // The replicator of a volume with no peer: every change is applied locally

@@ -215,6 +215,57 @@ void from_json(const json& j, CounterStatus& s) {
   read(j, "reconnects", s.reconnects);
 }
 
+void to_json(json& j, const SyncDifferenceStatus& s) {
+  j = json{{"path", s.path}, {"what", s.what}};
+}
+
+void from_json(const json& j, SyncDifferenceStatus& s) {
+  require_object(j, "sync.listed[]");
+  read(j, "path", s.path);
+  read(j, "what", s.what);
+}
+
+void to_json(json& j, const SyncStatus& s) {
+  j = json{{"copy", s.copy},
+           {"state", s.state},
+           {"reason", s.reason},
+           {"generation", s.generation},
+           {"files_done", s.files_done},
+           {"files_total", s.files_total},
+           {"bytes_done", s.bytes_done},
+           {"bytes_total", s.bytes_total},
+           {"bytes_repaired", s.bytes_repaired},
+           {"repairs", s.repairs},
+           {"differences", s.differences},
+           {"bytes_per_s", s.bytes_per_s},
+           {"eta_s", or_null(s.eta_s)},
+           {"started", s.started},
+           {"finished", s.finished},
+           {"result", s.result},
+           {"listed", s.listed}};
+}
+
+void from_json(const json& j, SyncStatus& s) {
+  require_object(j, "sync");
+  read(j, "copy", s.copy);
+  read(j, "state", s.state);
+  read(j, "reason", s.reason);
+  read(j, "generation", s.generation);
+  read(j, "files_done", s.files_done);
+  read(j, "files_total", s.files_total);
+  read(j, "bytes_done", s.bytes_done);
+  read(j, "bytes_total", s.bytes_total);
+  read(j, "bytes_repaired", s.bytes_repaired);
+  read(j, "repairs", s.repairs);
+  read(j, "differences", s.differences);
+  read(j, "bytes_per_s", s.bytes_per_s);
+  read(j, "eta_s", s.eta_s);
+  read(j, "started", s.started);
+  read(j, "finished", s.finished);
+  read(j, "result", s.result);
+  read(j, "listed", s.listed);
+}
+
 void to_json(json& j, const VolumeStatus& s) {
   j = json{{"volume", s.volume},
            {"role", to_string(s.role)},
@@ -230,7 +281,8 @@ void to_json(json& j, const VolumeStatus& s) {
            {"queue", or_null(s.queue)},
            {"throughput", s.throughput},
            {"last_error", or_null(s.last_error)},
-           {"counters", s.counters}};
+           {"counters", s.counters},
+           {"sync", or_null(s.sync)}};
 }
 
 void from_json(const json& j, VolumeStatus& s) {
@@ -256,6 +308,7 @@ void from_json(const json& j, VolumeStatus& s) {
   read(j, "throughput", s.throughput);
   read(j, "last_error", s.last_error);
   read(j, "counters", s.counters);
+  read(j, "sync", s.sync);
 }
 
 void to_json(json& j, const DaemonStatus& s) {

@@ -74,6 +74,26 @@
 //       "message": "connect 10.0.0.2:7400: Connection refused",
 //       "at": 1767225591000             // wall-clock ms
 //     },
+//     "sync": {                         // schema 2; the copy's state and the latest walk
+//       "copy": "consistent",           // "consistent" | "inconsistent" (a sync must end
+//                                       // before the copy equals the primary) | "unknown"
+//       "state": "idle",                // "idle" | "checking" | "initial-sync" | "resync" |
+//                                       // "verify" | "split-brain" (waiting for the operator)
+//       "reason": "...",                // why: the identity rule's verdict, or the split brain
+//       "generation": "9f2c...",        // the primary's generation (16 hex digits)
+//       "files_done": 120, "files_total": 5000,
+//       "bytes_done": 1048576, "bytes_total": 73400320,
+//       "bytes_repaired": 4096,         // file data sent to repair the copy
+//       "repairs": 12,                  // repair requests sent
+//       "differences": 3,               // entries found different
+//       "bytes_per_s": 52428800.0,      // of bytes_done, since the walk started
+//       "eta_s": 12,                    // null when unknown
+//       "started": 1767225590000,       // wall-clock ms; 0: no walk yet
+//       "finished": 0,                  // wall-clock ms; 0: running (or none)
+//       "result": "",                   // of the latest finished walk: "equal" | "differ" |
+//                                       // "repaired" | "interrupted" | "failed: ..."
+//       "listed": [ {"path": "a/b", "what": "contents differ at byte 4096"} ]  // verify, first 100
+//     },
 //     "counters": {
 //       "requests_sent":    1000,       // local: requests written to a connection
 //                                       // mirror: requests received
@@ -103,7 +123,7 @@
 namespace mirror {
 
 // The schema version written into DaemonStatus; raised when fields are added.
-inline constexpr int kStatusSchema = 1;
+inline constexpr int kStatusSchema = 2;
 
 enum class Role { local, mirror };
 enum class Mode { sync, async };
@@ -177,6 +197,28 @@ struct CounterStatus {
   bool operator==(const CounterStatus&) const = default;
 };
 
+struct SyncDifferenceStatus {
+  std::string path;
+  std::string what;
+  bool operator==(const SyncDifferenceStatus&) const = default;
+};
+
+struct SyncStatus {
+  std::string copy = "unknown";
+  std::string state = "idle";
+  std::string reason;
+  std::string generation;
+  uint64_t files_done = 0, files_total = 0;
+  uint64_t bytes_done = 0, bytes_total = 0;
+  uint64_t bytes_repaired = 0, repairs = 0, differences = 0;
+  double bytes_per_s = 0;
+  std::optional<int64_t> eta_s;
+  int64_t started = 0, finished = 0;
+  std::string result;
+  std::vector<SyncDifferenceStatus> listed;
+  bool operator==(const SyncStatus&) const = default;
+};
+
 struct VolumeStatus {
   std::string volume;
   Role role = Role::local;
@@ -193,6 +235,7 @@ struct VolumeStatus {
   ThroughputStatus throughput;
   std::optional<ErrorStatus> last_error;
   CounterStatus counters;
+  std::optional<SyncStatus> sync;  // local side of a mirrored volume
   bool operator==(const VolumeStatus&) const = default;
 };
 
@@ -221,6 +264,10 @@ void to_json(nlohmann::json& j, const ErrorStatus& s);
 void from_json(const nlohmann::json& j, ErrorStatus& s);
 void to_json(nlohmann::json& j, const CounterStatus& s);
 void from_json(const nlohmann::json& j, CounterStatus& s);
+void to_json(nlohmann::json& j, const SyncDifferenceStatus& s);
+void from_json(const nlohmann::json& j, SyncDifferenceStatus& s);
+void to_json(nlohmann::json& j, const SyncStatus& s);
+void from_json(const nlohmann::json& j, SyncStatus& s);
 void to_json(nlohmann::json& j, const VolumeStatus& s);
 void from_json(const nlohmann::json& j, VolumeStatus& s);
 void to_json(nlohmann::json& j, const DaemonStatus& s);

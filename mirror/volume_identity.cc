@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <openssl/rand.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #define XXH_INLINE_ALL
@@ -225,6 +226,23 @@ void IdentityFile::store(const VolumeIdentity& identity) const {
   }
 }
 
+void note_unmirrored_use(const std::string& dir) {
+  try {
+    IdentityFile file(identity_path_beside(dir));
+    std::optional<VolumeIdentity> id = file.load();
+    if (!id) return;
+    const std::string was = id->describe();
+    id->branch(id->sequence);
+    file.store(*id);
+    spdlog::warn(
+        "{} is mounted without a peer: its identity ({}) starts generation {}; a copy that "
+        "follows the old one is resynced, or reported as a split brain, when they meet",
+        dir, was, format_generation(id->generation));
+  } catch (const std::exception& e) {
+    spdlog::error("{}: {}", dir, e.what());
+  }
+}
+
 const char* to_string(CopyVerdict v) {
   switch (v) {
     case CopyVerdict::in_step:
@@ -266,21 +284,18 @@ Decision decide(const VolumeIdentity& local, const std::optional<VolumeIdentity>
                                        format_generation(c.generation) +
                                        ", an ancestor of this one: resync"};
     }
-    // An old primary returning as a copy after a failover: it may hold
-    // changes this side never received.
-    if ((c.flags & kIdentityClean) && c.sequence <= branched_at) {
+    // The former primary returning as a copy after a failover. Stopped
+    // cleanly, everything it had was acknowledged, so this side holds it;
+    // otherwise it may hold changes this side never received.
+    if (c.flags & kIdentityClean) {
       return {CopyVerdict::behind, "the copy is the former primary of generation " +
                                        format_generation(c.generation) +
                                        ", stopped cleanly with nothing unacknowledged: resync"};
     }
+    (void)branched_at;
     return {CopyVerdict::split_brain,
             "the copy is the former primary of generation " + format_generation(c.generation) +
-                " and may hold changes this side never received (" +
-                ((c.flags & kIdentityClean)
-                     ? "it acknowledged through request " + std::to_string(c.sequence) +
-                           ", this side branched at " + std::to_string(branched_at)
-                     : std::string("it stopped uncleanly")) +
-                ")"};
+                " and may hold changes this side never received (it stopped uncleanly)"};
   }
   if (c.descends_from(local.generation)) {
     return {CopyVerdict::split_brain,

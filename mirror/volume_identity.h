@@ -106,6 +106,14 @@ class IdentityFile {
   std::string path_;
 };
 
+// A mount without a peer of a directory that has an identity record (a
+// copy used in a failover without its old primary, or a primary mounted
+// unmirrored): its changes reach no copy, so it starts a new generation and
+// whichever copy follows the old one is resynced, or reported as a split
+// brain, when they meet again. Logs what it did; a directory without a
+// record is left alone.
+void note_unmirrored_use(const std::string& dir);
+
 // What the primary does when it meets a copy, by rule.
 enum class CopyVerdict {
   in_step,      // go on from the queue

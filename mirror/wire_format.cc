@@ -14,38 +14,8 @@ namespace {
 using coding::put;
 using coding::Reader;
 
-std::vector<std::byte> start_frame(size_t payload_hint = 0) {
-  std::vector<std::byte> out;
-  out.reserve(kHeaderSize + payload_hint);
-  out.resize(kHeaderSize);
-  return out;
-}
-
 uint64_t header_seed(std::span<const std::byte> header24) {
   return XXH3_64bits(header24.data(), 24);
-}
-
-// Fills the header at the front of `head`, checksumming head's payload part
-// and then `data`.
-OutFrame finish_frame(FrameType type, uint64_t sequence, std::vector<std::byte> head,
-                      std::span<const std::byte> data = {}) {
-  const size_t payload = head.size() - kHeaderSize + data.size();
-  std::vector<std::byte> h;
-  h.reserve(kHeaderSize);
-  put<uint32_t>(h, kMagic);
-  put<uint8_t>(h, kVersion);
-  put<uint8_t>(h, static_cast<uint8_t>(type));
-  put<uint16_t>(h, 0);
-  put<uint32_t>(h, static_cast<uint32_t>(payload));
-  put<uint32_t>(h, 0);
-  put<uint64_t>(h, sequence);
-  XXH3_state_t state;
-  XXH3_64bits_reset_withSeed(&state, header_seed(h));
-  XXH3_64bits_update(&state, head.data() + kHeaderSize, head.size() - kHeaderSize);
-  if (!data.empty()) XXH3_64bits_update(&state, data.data(), data.size());
-  put<uint64_t>(h, XXH3_64bits_digest(&state));
-  std::memcpy(head.data(), h.data(), kHeaderSize);
-  return OutFrame{std::move(head), data};
 }
 
 template <size_t N>
@@ -71,6 +41,34 @@ std::optional<std::string> expect_end(const Reader& in, const char* what) {
 bool valid_name_bytes(std::string_view s) { return s.find('\0') == std::string_view::npos; }
 
 }  // namespace
+
+std::vector<std::byte> start_frame(size_t payload_hint) {
+  std::vector<std::byte> out;
+  out.reserve(kHeaderSize + payload_hint);
+  out.resize(kHeaderSize);
+  return out;
+}
+
+OutFrame finish_frame(FrameType type, uint64_t sequence, std::vector<std::byte> head,
+                      std::span<const std::byte> data) {
+  const size_t payload = head.size() - kHeaderSize + data.size();
+  std::vector<std::byte> h;
+  h.reserve(kHeaderSize);
+  put<uint32_t>(h, kMagic);
+  put<uint8_t>(h, kVersion);
+  put<uint8_t>(h, static_cast<uint8_t>(type));
+  put<uint16_t>(h, 0);
+  put<uint32_t>(h, static_cast<uint32_t>(payload));
+  put<uint32_t>(h, 0);
+  put<uint64_t>(h, sequence);
+  XXH3_state_t state;
+  XXH3_64bits_reset_withSeed(&state, header_seed(h));
+  XXH3_64bits_update(&state, head.data() + kHeaderSize, head.size() - kHeaderSize);
+  if (!data.empty()) XXH3_64bits_update(&state, data.data(), data.size());
+  put<uint64_t>(h, XXH3_64bits_digest(&state));
+  std::memcpy(head.data(), h.data(), kHeaderSize);
+  return OutFrame{std::move(head), data};
+}
 
 OutFrame encode_hello(const Hello& m) {
   auto out = start_frame(64 + m.volume.size());
@@ -173,7 +171,7 @@ std::optional<std::string> decode_header(std::span<const std::byte, kHeaderSize>
   if (magic != kMagic) return "bad magic (not a mirrorfs peer?)";
   if (version != kVersion) return "unsupported frame version " + std::to_string(version);
   if (type < static_cast<uint8_t>(FrameType::hello) ||
-      type > static_cast<uint8_t>(FrameType::response)) {
+      type > static_cast<uint8_t>(FrameType::inspect_reply)) {
     return "unknown frame type " + std::to_string(type);
   }
   if (flags != 0 || reserved != 0) return "reserved header fields are not zero";

@@ -55,6 +55,9 @@
 //              128 target parent mtime sec u64 | 136 parent mtime nsec u32 |
 //              140 target parent mtime nsec u32 | 144 path | target | xattr name | data
 //   RESPONSE   (header sequence = the request's) 0 errno u32 (0: stored) | 4 reserved u32
+//   INSPECT, INSPECT_REPLY: on an inspection connection only (HELLO features bit
+//              kFeatureInspect; its WELCOME says applied-through 0); their payloads
+//              are drawn in inspect_format.h.
 //
 // barrier: the sequence number of the last namespace change sent before this
 // request; the mirror applies the request only after every request up to the
@@ -92,7 +95,14 @@ enum class FrameType : uint8_t {
   welcome = 4,
   request = 5,
   response = 6,
+  inspect = 7,        // a question about the copy (mirror/inspect_format.h)
+  inspect_reply = 8,  // its answer
 };
+
+// HELLO features. kFeatureInspect: this is an inspection connection (index 0
+// of count 1; the local server sends session 0), answered with the frames of
+// mirror/inspect_format.h; it neither begins nor joins a session.
+inline constexpr uint32_t kFeatureInspect = 1u << 0;
 
 struct FrameHeader {
   FrameType type{};
@@ -149,6 +159,14 @@ struct OutFrame {
   std::span<const std::byte> data;
   size_t size() const { return head.size() + data.size(); }
 };
+
+// Building a frame of another format that rides this header (e.g.
+// inspect_format.h): start_frame gives room for the header, the payload is
+// appended to it, and finish_frame fills the header in, checksumming the
+// payload and then `data`.
+std::vector<std::byte> start_frame(size_t payload_hint = 0);
+OutFrame finish_frame(FrameType type, uint64_t sequence, std::vector<std::byte> head,
+                      std::span<const std::byte> data = {});
 
 OutFrame encode_hello(const Hello& m);
 OutFrame encode_challenge(const Challenge& m);

@@ -19,6 +19,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "mirror/inspect_format.h"
 #include "mirror/request.h"
 
 namespace mirror::wire {
@@ -124,6 +125,14 @@ std::optional<std::string> decode_payload(const FrameHeader& h, std::span<const 
     case FrameType::request: {
       ReceivedRequest m;
       return decode_request(h, payload, m);
+    }
+    case FrameType::inspect: {  // tested in inspect_format_test.cc
+      inspect::Query m;
+      return inspect::decode_query(h, payload, m);
+    }
+    case FrameType::inspect_reply: {
+      inspect::Reply m;
+      return inspect::decode_reply(h, payload, m);
     }
   }
   return "decode_header let an unknown frame type through";
@@ -477,7 +486,7 @@ TEST(WireHeader, UnknownVersionIsRejected) {
 
 TEST(WireHeader, UnknownTypeIsRejected) {
   Bytes frame = small_request_frame({});
-  for (uint8_t t : {0, 7, 255}) {
+  for (uint8_t t : {0, 9, 255}) {
     frame[5] = std::byte{t};
     EXPECT_THAT(header_fault(frame), Optional(HasSubstr("unknown frame type " + std::to_string(t))));
   }

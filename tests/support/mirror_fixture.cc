@@ -143,6 +143,13 @@ void MirroredTest::SetUp() {
       << "mirrorfs never heard mirrord's heartbeat:\n"
       << mirrorfs->log() << "\nmirrord:\n"
       << mirrord->log();
+  // ... and the copy's identity was settled: the (empty) initial sync is over.
+  ASSERT_TRUE(wait_until(
+      [&] { return mirrorfs->log().find("the copy is consistent") != std::string::npos; },
+      std::chrono::seconds(10)))
+      << "the copy never became consistent:\n"
+      << mirrorfs->log() << "\nmirrord:\n"
+      << mirrord->log();
 }
 
 void MirroredTest::TearDown() {
