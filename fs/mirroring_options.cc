@@ -62,7 +62,7 @@ uint64_t size(const char* text, const char* option) {
 MirroringArgs::~MirroringArgs() {
   for (char* s : {peer, volume, mode, connections, secret_file, exclude, heartbeat_interval,
                   heartbeat_timeout, probation, heartbeat_port, queue_dir, queue_max, on_disconnect,
-                  control, identity}) {
+                  control, identity, on_queue_full}) {
     free(s);
   }
 }
@@ -92,6 +92,15 @@ void parse_mirroring(const MirroringArgs& raw, mirror::PeerOptions& out) {
     else
       throw UsageError("-o on_disconnect=" + v + ": expected queue, block or fail");
   }
+  if (raw.on_queue_full != nullptr) {
+    std::string v = raw.on_queue_full;
+    if (v == "block")
+      out.on_queue_full = mirror::OnQueueFull::block;
+    else if (v == "resync")
+      out.on_queue_full = mirror::OnQueueFull::resync;
+    else
+      throw UsageError("-o on_queue_full=" + v + ": expected block or resync");
+  }
   if (raw.connections != nullptr) {
     out.connections = static_cast<unsigned>(number(raw.connections, "connections", 1, 64, ""));
   }
@@ -120,7 +129,7 @@ void parse_mirroring(const MirroringArgs& raw, mirror::PeerOptions& out) {
          {raw.volume, raw.mode, raw.connections, raw.secret_file, raw.exclude,
           raw.heartbeat_interval, raw.heartbeat_timeout, raw.probation, raw.heartbeat_port,
           raw.queue_dir, raw.queue_max, raw.on_disconnect, raw.control,
-          raw.identity}) {
+          raw.identity, raw.on_queue_full}) {
       if (given != nullptr) {
         throw UsageError("the mirroring options (volume, mode, ...) need -o peer=HOST:PORT");
       }
@@ -151,8 +160,11 @@ std::string mirroring_options_help() {
          "    -o heartbeat_port=PORT the peer's UDP heartbeat port (default: the port of peer)\n"
          "    -o queue_dir=DIR       the durable queue of requests not yet acknowledged\n"
          "                           (default: /var/lib/mirrorfs/VOLUME)\n"
-         "    -o queue_max=SIZE      writers wait while the queue holds this much, e.g. 512M\n"
-         "                           (default: 1G)\n"
+         "    -o queue_max=SIZE      the most the queue holds, e.g. 512M (default: 1G)\n"
+         "    -o on_queue_full=WHAT  when the queue holds queue_max: resync (changes go to\n"
+         "                           a small dirty set of directories, resynced once the\n"
+         "                           queue has room; writers never wait) or block (writers\n"
+         "                           wait for room) (default: resync)\n"
          "    -o on_disconnect=WHAT  sync mode while the peer is away: queue (reply once\n"
          "                           queued), block (wait for the peer) or fail (EIO)\n"
          "                           (default: queue)\n"

@@ -25,6 +25,7 @@ struct MirroringArgs {
   char* on_disconnect = nullptr;
   char* control = nullptr;
   char* identity = nullptr;
+  char* on_queue_full = nullptr;
   MirroringArgs() = default;
   MirroringArgs(const MirroringArgs&) = delete;
   MirroringArgs& operator=(const MirroringArgs&) = delete;

@@ -58,6 +58,7 @@ const fuse_opt kSpec[] = {
     MIRRORFS_OPT("on_disconnect=%s", mirroring.on_disconnect, 0),
     MIRRORFS_OPT("control=%s", mirroring.control, 0),
     MIRRORFS_OPT("identity=%s", mirroring.identity, 0),
+    MIRRORFS_OPT("on_queue_full=%s", mirroring.on_queue_full, 0),
     FUSE_OPT_KEY("-h", kHelp),
     FUSE_OPT_KEY("--help", kHelp),
     FUSE_OPT_KEY("-V", kVersion),

@@ -170,6 +170,7 @@ std::optional<VolumeStatus> LocalReplicator::status() const {
     SyncStatus sync = sync_status_;
     sync.copy = copy_inconsistent_.load() ? "inconsistent" : sync.copy;
     sync.generation = format_generation(identity_.generation);
+    sync.dirty = dirty_->size();
     if (walk_progress_) {
       const SyncProgress& p = *walk_progress_;
       sync.files_done = p.files_done;

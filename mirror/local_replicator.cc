@@ -62,6 +62,8 @@ std::string queue_dir_of(const PeerOptions& o) {
   return real.string();
 }
 
+constexpr size_t kMaxDirtyDirectories = 1024;
+
 uint64_t segment_bytes_for(uint64_t queue_max) {
   return std::clamp<uint64_t>(queue_max / 8, 64u << 10, 64u << 20);
 }
@@ -87,6 +89,13 @@ LocalReplicator::LocalReplicator(const PeerOptions& options)
   auto [host, port] = split_host_port(options.peer, "-o peer=");
   open_queue();
   open_identity();
+  dirty_ = std::make_unique<DirtySet>(queue_dir_ + "/dirty-set", kMaxDirtyDirectories);
+  if (!dirty_->empty()) {
+    spdlog::warn("volume {}: {} director(ies) in the dirty set {} are resynced once the peer is back",
+                 options_.volume, dirty_->size(), dirty_->path());
+    copy_inconsistent_ = true;
+    dirty_waiting_ = true;
+  }
   link_.volume = options.volume;
   link_.session = queue_->session();
   link_.secret = &secret_;
@@ -148,6 +157,16 @@ int LocalReplicator::send(const MirrorRequest& r, bool repair) {
   auto p = std::make_shared<PendingRequest>();
   const bool sync = !repair && mode_.load() == Mode::sync;
   std::unique_lock order(order_mutex_);
+  if (!repair && options_.on_queue_full == OnQueueFull::resync) {
+    const uint64_t size = wire::kHeaderSize + wire::kRequestFixedSize + r.path.size() +
+                          r.target.size() + r.xattr_name.size() + r.data.size();
+    // Decided before a sequence number is taken: a folded request leaves no
+    // gap the mirror would wait on.
+    if (folding_ || queue_->full_for(size)) {
+      fold(r);
+      return 0;
+    }
+  }
   const uint64_t seq = next_sequence_++;
   const bool ns = is_namespace_change(r.op);
   if (!repair) {

@@ -22,6 +22,9 @@ namespace mirror {
 
 // What a sync-mode request does while the peer is away.
 enum class OnDisconnect { queue, block, fail };
+// What a request does when the queue holds queue_max: wait for space, or
+// leave its directory in the dirty set, resynced once the queue drains.
+enum class OnQueueFull { block, resync };
 
 struct PeerOptions {
   std::string peer;    // HOST:PORT of the peer's mirrord
@@ -39,6 +42,7 @@ struct PeerOptions {
   std::string queue_dir;       // empty: /var/lib/mirrorfs/VOLUME
   uint64_t queue_max = 1ull << 30;
   OnDisconnect on_disconnect = OnDisconnect::queue;
+  OnQueueFull on_queue_full = OnQueueFull::resync;
   std::string control;  // mirrorfs's control socket; empty: the default for the volume
   // The volume identity record (mirror/volume_identity.h); empty: beside the
   // backing directory.

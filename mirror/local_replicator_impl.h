@@ -19,6 +19,7 @@
 
 #include "mirror/auth.h"
 #include "mirror/copy_walk.h"
+#include "mirror/dirty_set.h"
 #include "mirror/designated_requests.h"
 #include "mirror/local_heartbeat.h"
 #include "mirror/local_replicator.h"
@@ -95,6 +96,11 @@ class LocalReplicator final : public Replicator, public LocalHeartbeat::Link, pu
   void check_copy();
   void run_walk(WalkKind kind);
   void discard_queue_locked();
+  // on_queue_full=resync: the request is not queued; its directory goes to
+  // the dirty set. order_mutex_ held.
+  void fold(const MirrorRequest& r);
+  // The queue has room again: the dirty set is walked. mutex_ held by `lock`.
+  void end_folding(std::unique_lock<std::mutex>& lock);
   void set_sync_state(const std::string& state, const std::string& reason);
   std::optional<std::string> load_walk_progress() const;
   // Nothing: the walk is over, the file goes.
@@ -120,6 +126,9 @@ class LocalReplicator final : public Replicator, public LocalHeartbeat::Link, pu
   // The copy misses changes until a repair walk ends: the mirror's errors
   // meanwhile are expected, and not given to sync callers.
   std::atomic<bool> copy_inconsistent_{false};
+  std::unique_ptr<DirtySet> dirty_;
+  std::atomic<bool> folding_{false};        // requests go to the dirty set, not the queue
+  std::atomic<bool> dirty_waiting_{false};  // the dirty set holds directories to resync
 
   // Orders sequence numbers, barriers, queue appends and hand-overs to the
   // connections. Taken before mutex_.
@@ -154,6 +163,7 @@ class LocalReplicator final : public Replicator, public LocalHeartbeat::Link, pu
   WalkKind walk_wanted_ = WalkKind::none;  // to run while the link is up
   std::optional<std::string> walk_resume_after_;  // a repair walk resumes after this directory
   uint64_t walk_epoch_ = 0;                // the link epoch a running walk belongs to
+  std::vector<std::string> walk_roots_;    // of the next repair walk; empty: the whole tree
   // Counters for status.
   uint64_t requests_queued_ = 0, requests_acked_ = 0, requests_failed_ = 0;
   uint64_t interruptions_ = 0, reconnects_ = 0;

@@ -110,6 +110,37 @@ void LocalReplicator::save_walk_progress(const std::optional<std::string>& after
   std::rename((path + ".new").c_str(), path.c_str());
 }
 
+void LocalReplicator::fold(const MirrorRequest& r) {
+  if (!folding_.exchange(true)) {
+    const std::string what = "the queue " + queue_dir_ + " is full: changes go to the dirty set " +
+                             dirty_->path() + " and are resynced once the queue has room";
+    spdlog::warn("volume {}: {}", options_.volume, what);
+    record_error(what);
+  }
+  copy_inconsistent_ = true;
+  dirty_->add(parent_directory(r.path));
+  if (r.op == Op::rename || r.op == Op::link) dirty_->add(parent_directory(r.target));
+  dirty_waiting_ = true;
+}
+
+void LocalReplicator::end_folding(std::unique_lock<std::mutex>& lock) {
+  lock.unlock();
+  {
+    std::lock_guard order(order_mutex_);
+    folding_ = false;
+  }
+  lock.lock();
+  dirty_waiting_ = false;
+  walk_roots_ = dirty_->roots();
+  walk_wanted_ = WalkKind::resync;
+  walk_resume_after_.reset();
+  spdlog::info("volume {}: the queue has room again; resyncing {} director(ies) of the dirty set",
+               options_.volume, walk_roots_.size());
+  std::lock_guard slock(sync_mutex_);
+  sync_status_.reason =
+      "the queue was full: " + std::to_string(walk_roots_.size()) + " director(ies) to resync";
+}
+
 void LocalReplicator::discard_queue_locked() {
   if (last_appended_ > acked_through_) {
     spdlog::info(
@@ -134,11 +165,16 @@ void LocalReplicator::sync_loop() {
   pthread_setname_np(pthread_self(), "syncer");
   std::unique_lock lock(mutex_);
   while (!stopped_) {
+    auto dirty_ready = [&] {
+      return link_up_ && walk_wanted_ == WalkKind::none && dirty_waiting_ &&
+             !queue_->full_for(options_.queue_max / 2);
+    };
     changed_.wait(lock, [&] {
       return stopped_ || (check_wanted_ && heartbeat_up_ && !paused_ && !link_up_) ||
-             (link_up_ && (walk_wanted_ != WalkKind::none || recheck_wanted_));
+             (link_up_ && (walk_wanted_ != WalkKind::none || recheck_wanted_)) || dirty_ready();
     });
     if (stopped_) break;
+    if (dirty_ready()) end_folding(lock);
     if (link_up_ && recheck_wanted_) {
       // A restarted mirrord may serve another copy, or one changed since:
       // the connections wait for the identity check again.
@@ -237,6 +273,7 @@ void LocalReplicator::check_copy() {
       }
       if (!resume) discard_queue_locked();
       copy_inconsistent_ = true;
+      walk_roots_.clear();  // the whole tree, the dirty set included
       walk_wanted_ = d.verdict == CopyVerdict::unknown ? WalkKind::initial_sync : WalkKind::resync;
       discard_copy_ = false;
       std::lock_guard slock(sync_mutex_);
@@ -254,9 +291,15 @@ void LocalReplicator::run_walk(WalkKind kind) {
   const bool repair = kind == WalkKind::initial_sync || kind == WalkKind::resync;
   auto progress = std::make_shared<SyncProgress>();
   std::optional<std::string> resume_after;
+  std::vector<std::string> roots;
+  // What the dirty set held when the walk began: covered once it ends.
+  const std::vector<std::string> dirty = dirty_->roots();
   {
     std::lock_guard lock(mutex_);
-    if (repair) resume_after = walk_resume_after_;
+    if (repair) {
+      resume_after = walk_resume_after_;
+      roots = walk_roots_;
+    }
   }
   const int64_t started = wall_clock_ms();
   const char* state = kind == WalkKind::initial_sync ? "initial-sync"
@@ -284,6 +327,7 @@ void LocalReplicator::run_walk(WalkKind kind) {
                                                   : WalkMode::verify;
     wo.designation = Designation::parse(options_.exclude);
     wo.resume_after = resume_after;
+    wo.roots = roots;
     if (repair) {
       wo.on_directory_done = [this](const std::string& dir) {
         {
@@ -328,7 +372,9 @@ void LocalReplicator::run_walk(WalkKind kind) {
   std::unique_lock lock(mutex_);
   if (done && walk_wanted_ == kind) walk_wanted_ = WalkKind::none;
   if (done && repair) {
-    copy_inconsistent_ = false;
+    if (!dirty.empty()) dirty_->remove(roots.empty() ? dirty : roots);
+    walk_roots_.clear();
+    copy_inconsistent_ = folding_ || !dirty_->empty();
     walk_resume_after_.reset();
   }
   if (!done && !repair) walk_wanted_ = WalkKind::none;  // a verify is not retried
@@ -337,7 +383,7 @@ void LocalReplicator::run_walk(WalkKind kind) {
     sync_status_.finished = finished;
     sync_status_.result = result;
     if (done || !repair) sync_status_.state = "idle";
-    if (done && repair) sync_status_.copy = "consistent";
+    if (done && repair && !copy_inconsistent_) sync_status_.copy = "consistent";
     sync_status_.listed.clear();
     for (size_t i = 0; i < listed.size() && i < 100; ++i) {
       sync_status_.listed.push_back({listed[i].path, listed[i].what});

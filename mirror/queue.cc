@@ -147,6 +147,11 @@ bool DurableQueue::has_space(uint64_t size) const {
   return bytes_ == 0 || records_ == 0 || bytes_ + size <= options_.max_bytes;
 }
 
+bool DurableQueue::full_for(uint64_t payload_size) const {
+  std::lock_guard lock(mu_);
+  return !has_space(qf::kRecordHeaderSize + payload_size);
+}
+
 void DurableQueue::note_record(uint64_t sequence, int64_t time_ms) {
   if (sequence <= acknowledged_) return;
   ++records_;

@@ -88,6 +88,8 @@ class DurableQueue {
   // then replayed again (the mirror recognises them by session and sequence).
   void acknowledge(uint64_t sequence);
   uint64_t acknowledged() const;
+  // Whether append() of a payload of this size would wait for space now.
+  bool full_for(uint64_t payload_size) const;
 
   // The records above the acknowledged watermark, read from disk, in order.
   // unacknowledged() holds them all in memory and throws std::runtime_error

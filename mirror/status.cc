@@ -237,6 +237,7 @@ void to_json(json& j, const SyncStatus& s) {
            {"bytes_repaired", s.bytes_repaired},
            {"repairs", s.repairs},
            {"differences", s.differences},
+           {"dirty", s.dirty},
            {"bytes_per_s", s.bytes_per_s},
            {"eta_s", or_null(s.eta_s)},
            {"started", s.started},
@@ -258,6 +259,7 @@ void from_json(const json& j, SyncStatus& s) {
   read(j, "bytes_repaired", s.bytes_repaired);
   read(j, "repairs", s.repairs);
   read(j, "differences", s.differences);
+  read(j, "dirty", s.dirty);
   read(j, "bytes_per_s", s.bytes_per_s);
   read(j, "eta_s", s.eta_s);
   read(j, "started", s.started);

@@ -86,6 +86,7 @@
 //       "bytes_repaired": 4096,         // file data sent to repair the copy
 //       "repairs": 12,                  // repair requests sent
 //       "differences": 3,               // entries found different
+//       "dirty": 0,                     // directories in the dirty set (on_queue_full=resync)
 //       "bytes_per_s": 52428800.0,      // of bytes_done, since the walk started
 //       "eta_s": 12,                    // null when unknown
 //       "started": 1767225590000,       // wall-clock ms; 0: no walk yet
@@ -211,6 +212,7 @@ struct SyncStatus {
   uint64_t files_done = 0, files_total = 0;
   uint64_t bytes_done = 0, bytes_total = 0;
   uint64_t bytes_repaired = 0, repairs = 0, differences = 0;
+  uint64_t dirty = 0;
   double bytes_per_s = 0;
   std::optional<int64_t> eta_s;
   int64_t started = 0, finished = 0;

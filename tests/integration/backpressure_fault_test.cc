@@ -27,7 +27,7 @@ class BackPressureTest : public FaultTest {};
 
 TEST_P(BackPressureTest, WritersWaitAtQueueMaxAndResumeWhenThePeerReturns) {
   start_mirrord();
-  start_mirrorfs({"queue_max=2M"});
+  start_mirrorfs({"queue_max=2M", "on_queue_full=block"});
   wait_link_steady();
   size_t from = mirrorfs_lines().size();
   mirrord->signal(SIGSTOP);
