@@ -82,6 +82,7 @@ bool CopyWalk::Impl::create_on_copy(const std::string& path, const EntryDescript
   } else if (S_ISDIR(type)) {
     r.op = Op::mkdir;
     if (!submit(r)) return false;
+    fresh_dirs.insert(path);
   } else if (S_ISLNK(type)) {
     r.op = Op::symlink;
     r.target = l.link_target;
@@ -145,7 +146,7 @@ bool CopyWalk::Impl::repair_contents(const std::string& path, const EntryDescrip
   if (fstat(fd, &st) != 0) fail_local("cannot stat", full(path), errno);
   const uint64_t size = static_cast<uint64_t>(st.st_size);
   uint64_t copy_size = fresh ? 0 : c.size;
-  if (repairing() && copy_size != size) {
+  auto truncate_copy = [&]() -> bool {
     MirrorRequest t;
     t.op = Op::truncate;
     t.path = path;
@@ -153,7 +154,13 @@ bool CopyWalk::Impl::repair_contents(const std::string& path, const EntryDescrip
     t.attr.valid = kAttrSize;
     t.attr.size = size;
     t.mtime_after = mtime_of(st);
-    if (!submit(t)) return false;
+    return submit(t);
+  };
+  // A copy longer than the file is cut first; a shorter one grows by the
+  // writes, and by a truncate at the end where the file ends in a hole.
+  uint64_t written_end = copy_size;
+  if (repairing() && copy_size > size) {
+    if (!truncate_copy()) return false;
   } else if (!repairing() && copy_size != size) {
     differ(path, "size " + std::to_string(size) + " vs " + std::to_string(copy_size));
     if (o.mode != WalkMode::verify_checksum) return true;
@@ -173,6 +180,7 @@ bool CopyWalk::Impl::repair_contents(const std::string& path, const EntryDescrip
     if (n < 0) fail_local("cannot read", full(path), errno);
     run_start = run_end;
     if (n == 0) return true;  // shortened meanwhile: a live truncate follows
+    written_end = std::max<uint64_t>(written_end, off + static_cast<uint64_t>(n));
     MirrorRequest w;
     w.op = Op::write;
     w.path = path;
@@ -229,6 +237,7 @@ bool CopyWalk::Impl::repair_contents(const std::string& path, const EntryDescrip
         std::min<uint64_t>(uint64_t(count) * kSyncBlockSize, size - first * kSyncBlockSize),
         std::memory_order_relaxed);
   }
+  if (repairing() && written_end < size) return truncate_copy();
   return true;
 }
 

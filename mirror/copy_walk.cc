@@ -71,7 +71,8 @@ CopyWalk::Impl::~Impl() {
   ::close(backing_fd);
 }
 
-bool CopyWalk::Impl::directory_once(const std::string& path, std::vector<std::string>& subdirs) {
+bool CopyWalk::Impl::directory_once(const std::string& path, std::vector<std::string>& subdirs,
+                                    bool copy_empty) {
   Fd dir{open_local(path, O_RDONLY | O_DIRECTORY)};
   if (dir.fd < 0) {
     if (errno == ENOENT || errno == ENOTDIR) return true;  // gone meanwhile
@@ -102,7 +103,7 @@ bool CopyWalk::Impl::directory_once(const std::string& path, std::vector<std::st
   };
   InspectionClient::Listing remote;
   size_t ri = 0;
-  bool remote_more = true;
+  bool remote_more = !copy_empty;
   std::string remote_after;
   auto next_remote = [&]() -> const EntryDescription* {
     for (;;) {
@@ -154,14 +155,17 @@ bool CopyWalk::Impl::directory_once(const std::string& path, std::vector<std::st
 
 bool CopyWalk::Impl::directory(const std::string& path, std::vector<std::string>& subdirs) {
   bool repaired = false;
+  // Made by this walk: known empty on the copy, no need to wait and ask.
+  const bool fresh = fresh_dirs.erase(path) > 0;
   for (int attempt = 1;; ++attempt) {
     subdirs.clear();
     dir_differences.clear();
     dir_repaired = false;
     raced = false;
     const uint64_t changes = port ? port->live_namespace_changes() : 0;
-    if (port && !port->settle()) return false;
-    if (!directory_once(path, subdirs)) return false;
+    const bool copy_empty = fresh && attempt == 1;
+    if (port && !copy_empty && !port->settle()) return false;
+    if (!directory_once(path, subdirs, copy_empty)) return false;
     repaired = repaired || dir_repaired;
     const bool moved = port && (raced || port->live_namespace_changes() != changes);
     if (!moved) break;

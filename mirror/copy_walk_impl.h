@@ -32,6 +32,8 @@ struct CopyWalk::Impl {
   bool raced = false;
   // Directories whose mtime differs on the copy: set once their entries are done.
   std::unordered_set<std::string> dir_mtime_differs;
+  // Directories this walk made on the copy, empty there: not listed.
+  std::unordered_set<std::string> fresh_dirs;
   // Directories a live change kept busy: looked at again at the end.
   std::vector<std::string> unsettled;
 
@@ -90,7 +92,7 @@ struct CopyWalk::Impl {
   // ---- the traversal (copy_walk.cc) ----
   // Processes one directory: false when the walk must stop.
   bool directory(const std::string& path, std::vector<std::string>& subdirs);
-  bool directory_once(const std::string& path, std::vector<std::string>& subdirs);
+  bool directory_once(const std::string& path, std::vector<std::string>& subdirs, bool copy_empty);
   void count_tree(const std::string& root);
 };
 
