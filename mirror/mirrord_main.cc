@@ -47,8 +47,9 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(20, 3600000));
   app.add_option("--state-dir", options.state_dir,
-                 "directory for the volumes' applied state (NAME.state); default: beside each "
-                 "copy, as .BASENAME.mirrord-state")
+                 "directory for the volumes' applied state and identity (NAME.state, "
+                 "NAME.identity); default: beside each copy, as .BASENAME.mirrord-state and "
+                 ".BASENAME.mirror-identity")
       ->type_name("DIR")
       ->default_str("beside each copy");
   app.add_option("--control", control_path,
