@@ -37,7 +37,7 @@ std::unique_ptr<mirror::ControlServer> start_control(const std::string& path,
       return mirror::control_ok();
     }
     if (command == mirror::kCommandResync) {
-      replicator.resync(request.value("discard_copy", false));
+      replicator.resync(request.value("discard_copy", false), request.value("checksum", false));
       return mirror::control_ok();
     }
     return mirror::control_error("unknown command '" + command + "'");

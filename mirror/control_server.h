@@ -12,7 +12,8 @@
 //   {"command":"mode","mode":"sync"|"async"[,"volume":"NAME"]} -> {"ok":true}
 //   {"command":"verify"[,"checksum":true]}        -> {"ok":true}  (mirrorfs: starts a verify;
 //                                                    its progress and result are in status.sync)
-//   {"command":"resync"[,"discard_copy":true]}    -> {"ok":true}  (mirrorfs: starts a resync)
+//   {"command":"resync"[,"discard_copy":true][,"checksum":true]} -> {"ok":true}
+//                                                   (mirrorfs: starts a resync)
 //   anything else                                 -> {"ok":false,"error":"..."}
 //
 // Without "volume" a command applies to every volume of the daemon.

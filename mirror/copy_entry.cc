@@ -226,6 +226,8 @@ bool CopyWalk::Impl::repair_contents(const std::string& path, const EntryDescrip
       }
       if (!repairing()) {
         differ(path, "contents differ at byte " + std::to_string(b * kSyncBlockSize));
+        progress.bytes_done.fetch_add(size - std::min(size, first * kSyncBlockSize),
+                                      std::memory_order_relaxed);
         return true;
       }
       if (run_end == run_start) run_start = b;
@@ -326,12 +328,18 @@ bool CopyWalk::Impl::entry(const std::string& path, const EntryDescription* l,
       differ(path, "only on the copy");
       return true;
     }
+    progress.differences.fetch_add(1, std::memory_order_relaxed);
     return remove_on_copy(path, *c);
   }
   progress.files_done.fetch_add(1, std::memory_order_relaxed);
   if (port) port->watch(l->inode);
   const uint64_t watched = port ? port->watched_changes() : 0;
+  const uint64_t repairs_before = progress.repairs.load(std::memory_order_relaxed);
   bool ok = entry_once(path, *l, c, subdirs);
+  // In a repair, an entry that needed any request was a difference.
+  if (repairing() && progress.repairs.load(std::memory_order_relaxed) != repairs_before) {
+    progress.differences.fetch_add(1, std::memory_order_relaxed);
+  }
   if (port && port->watched_changes() != watched) raced = true;
   return ok;
 }
@@ -388,7 +396,7 @@ bool CopyWalk::Impl::fix_existing(const std::string& path, const EntryDescriptio
                                   const EntryDescription& c) {
   if (S_ISREG(l.mode)) {
     const bool suspect = l.size != c.size || !same_time(l.mtime, c.mtime);
-    if (suspect || o.mode == WalkMode::verify_checksum) {
+    if (suspect || o.mode == WalkMode::verify_checksum || o.compare_all_contents) {
       if (!repair_contents(path, l, c, false)) return false;
     } else {
       progress.bytes_done.fetch_add(l.size, std::memory_order_relaxed);

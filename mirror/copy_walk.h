@@ -82,6 +82,9 @@ struct WalkOptions {
   // Called after each directory is done, with its path (to persist progress).
   std::function<void(const std::string&)> on_directory_done;
   size_t max_listed_differences = 1000;  // verify: beyond this they are only counted
+  // repair: compare the contents of every file by blocks, not only of those
+  // whose size or mtime differ (damage that kept both, e.g. bit rot).
+  bool compare_all_contents = false;
 };
 
 class CopyWalk {

@@ -55,7 +55,7 @@ class LocalReplicator final : public Replicator, public LocalHeartbeat::Link, pu
   void pause(bool paused) override;                     // local_link.cc
   void set_mode(Mode mode) override;                    // local_link.cc
   void verify(bool checksum) override;                  // local_sync.cc
-  void resync(bool discard_copy) override;              // local_sync.cc
+  void resync(bool discard_copy, bool checksum) override;  // local_sync.cc
 
   // SyncPort (local_sync.cc): the walk's repairs travel as requests.
   bool submit_repair(const MirrorRequest& r) override;
@@ -89,7 +89,7 @@ class LocalReplicator final : public Replicator, public LocalHeartbeat::Link, pu
   void release_waiters_locked(bool link_gone);
   // The copy (local_sync.cc): its identity checked when the link comes up,
   // the walks that sync or verify it.
-  enum class WalkKind { none, initial_sync, resync, verify, verify_checksum };
+  enum class WalkKind { none, initial_sync, resync, resync_checksum, verify, verify_checksum };
   void open_identity();
   void close_identity();
   void sync_loop();
@@ -164,6 +164,7 @@ class LocalReplicator final : public Replicator, public LocalHeartbeat::Link, pu
   std::optional<std::string> walk_resume_after_;  // a repair walk resumes after this directory
   uint64_t walk_epoch_ = 0;                // the link epoch a running walk belongs to
   std::vector<std::string> walk_roots_;    // of the next repair walk; empty: the whole tree
+  std::string walk_reason_;                // why the next walk runs, when an operator asked
   // Counters for status.
   uint64_t requests_queued_ = 0, requests_acked_ = 0, requests_failed_ = 0;
   uint64_t interruptions_ = 0, reconnects_ = 0;

@@ -288,10 +288,12 @@ void LocalReplicator::check_copy() {
 }
 
 void LocalReplicator::run_walk(WalkKind kind) {
-  const bool repair = kind == WalkKind::initial_sync || kind == WalkKind::resync;
+  const bool repair = kind == WalkKind::initial_sync || kind == WalkKind::resync ||
+                      kind == WalkKind::resync_checksum;
   auto progress = std::make_shared<SyncProgress>();
   std::optional<std::string> resume_after;
   std::vector<std::string> roots;
+  std::string reason;
   // What the dirty set held when the walk began: covered once it ends.
   const std::vector<std::string> dirty = dirty_->roots();
   {
@@ -300,15 +302,18 @@ void LocalReplicator::run_walk(WalkKind kind) {
       resume_after = walk_resume_after_;
       roots = walk_roots_;
     }
+    reason = walk_reason_;
+    walk_reason_.clear();
   }
   const int64_t started = wall_clock_ms();
   const char* state = kind == WalkKind::initial_sync ? "initial-sync"
-                      : kind == WalkKind::resync     ? "resync"
+                      : repair                       ? "resync"
                                                      : "verify";
   {
     std::lock_guard lock(sync_mutex_);
     walk_progress_ = progress;
     sync_status_.state = state;
+    if (!reason.empty()) sync_status_.reason = reason;
     sync_status_.started = started;
     sync_status_.finished = 0;
     sync_status_.listed.clear();
@@ -328,6 +333,7 @@ void LocalReplicator::run_walk(WalkKind kind) {
     wo.designation = Designation::parse(options_.exclude);
     wo.resume_after = resume_after;
     wo.roots = roots;
+    wo.compare_all_contents = kind == WalkKind::resync_checksum;
     if (repair) {
       wo.on_directory_done = [this](const std::string& dir) {
         {
@@ -423,10 +429,12 @@ void LocalReplicator::verify(bool checksum) {
                                                 : "a verify is running");
   }
   walk_wanted_ = checksum ? WalkKind::verify_checksum : WalkKind::verify;
+  walk_reason_ =
+      checksum ? "verify --checksum asked by the operator" : "verify asked by the operator";
   changed_.notify_all();
 }
 
-void LocalReplicator::resync(bool discard_copy) {
+void LocalReplicator::resync(bool discard_copy, bool checksum) {
   std::lock_guard lock(mutex_);
   if (discard_copy) {
     discard_copy_ = true;
@@ -437,11 +445,17 @@ void LocalReplicator::resync(bool discard_copy) {
     }
   }
   if (!link_up_) throw std::runtime_error("the peer is not connected: nothing to repair");
-  if (walk_wanted_ == WalkKind::initial_sync || walk_wanted_ == WalkKind::resync) return;
+  if (walk_wanted_ == WalkKind::initial_sync || walk_wanted_ == WalkKind::resync ||
+      walk_wanted_ == WalkKind::resync_checksum) {
+    return;
+  }
   if (walk_wanted_ != WalkKind::none) throw std::runtime_error("a verify is running");
   copy_inconsistent_ = true;
   walk_resume_after_.reset();
-  walk_wanted_ = WalkKind::resync;
+  walk_roots_.clear();
+  walk_wanted_ = checksum ? WalkKind::resync_checksum : WalkKind::resync;
+  walk_reason_ =
+      checksum ? "resync --checksum asked by the operator" : "resync asked by the operator";
   changed_.notify_all();
 }
 

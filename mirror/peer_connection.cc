@@ -291,7 +291,8 @@ void PeerConnection::receive_loop() {
           spdlog::warn("volume {}: connection {}: {}; re-establishing", link_.volume, index_ + 1,
                        fault);
         }
-        if (!quiet && r.status == IoStatus::closed && link_.on_peer_closed) link_.on_peer_closed();
+        // Closed or reset under us: whatever comes next may be another mirrord.
+        if (!quiet && r.status != IoStatus::ok && link_.on_peer_closed) link_.on_peer_closed();
         break_connection(fd);
         break;
       }

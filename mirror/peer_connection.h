@@ -57,8 +57,9 @@ struct LinkContext {
   std::function<void(const PendingPtr&, int error)> on_answer;
   // A failure worth an operator's eye (for status), already logged.
   std::function<void(const std::string& message)> on_error;
-  // The peer closed an established connection (mirrord restarted, or gave
-  // up on the session): the copy it serves may not be the one checked.
+  // An established connection was closed or reset by the peer, or failed
+  // (mirrord restarted, or gave up on the session): the copy it serves may
+  // not be the one checked.
   std::function<void()> on_peer_closed;
 };
 

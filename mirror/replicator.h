@@ -57,9 +57,12 @@ class Replicator {
     throw std::runtime_error("this volume is not mirrored");
   }
   // mirrorctl resync: repairs the copy in the background. `discard_copy`
-  // settles a split brain: the copy's own changes are overwritten.
-  virtual void resync(bool discard_copy) {
+  // settles a split brain: the copy's own changes are overwritten;
+  // `checksum` compares the contents of every file, not only of those whose
+  // size or mtime differ.
+  virtual void resync(bool discard_copy, bool checksum) {
     (void)discard_copy;
+    (void)checksum;
     throw std::runtime_error("this volume is not mirrored");
   }
 };

@@ -85,6 +85,54 @@ inline mirror::VolumeStatus mirror_side() {
   return v;
 }
 
+// The copy's side of the story (status.sync). A copy verified equal two
+// hours ago:
+inline mirror::SyncStatus sync_consistent() {
+  mirror::SyncStatus s;
+  s.copy = "consistent";
+  s.state = "idle";
+  s.generation = "9f2c0a1b2c3d4e5f";
+  s.files_done = s.files_total = 5000;
+  s.bytes_done = s.bytes_total = 3ull << 30;
+  s.started = kNow - 7'272'000;
+  s.finished = kNow - 7'200'000;
+  s.result = "equal";
+  return s;
+}
+
+// An initial sync half done.
+inline mirror::SyncStatus sync_initial_running() {
+  mirror::SyncStatus s;
+  s.copy = "inconsistent";
+  s.state = "initial-sync";
+  s.reason = "the copy is empty: full initial sync";
+  s.generation = "9f2c0a1b2c3d4e5f";
+  s.files_done = 1200;
+  s.files_total = 5000;
+  s.bytes_done = 3ull << 29;
+  s.bytes_total = 3ull << 30;
+  s.bytes_per_s = 80 << 20;
+  s.eta_s = 19;
+  s.started = kNow - 20'000;
+  return s;
+}
+
+// Both sides changed on their own: waiting for the operator.
+inline mirror::SyncStatus sync_split_brain() {
+  mirror::SyncStatus s;
+  s.copy = "unknown";
+  s.state = "split-brain";
+  s.reason = "both sides changed after generation 1a2b3c4d5e6f7a8b";
+  s.generation = "9f2c0a1b2c3d4e5f";
+  return s;
+}
+
+inline mirror::VolumeStatus with_sync(mirror::SyncStatus s) {
+  auto v = connected_idle();
+  v.sync = std::move(s);
+  return v;
+}
+
 inline mirror::DaemonStatus daemon_with(const std::string& program, mirror::VolumeStatus v) {
   mirror::DaemonStatus d;
   d.program = program;
@@ -130,9 +178,12 @@ class Mirrorctl : public ::testing::Test {
     close(fd);
   }
 
+  // `stderr_to`: where mirrorctl's stderr goes instead of CtlRun::err (a
+  // terminal, say).
   CtlRun mirrorctl(std::vector<std::string> args,
-                   std::chrono::milliseconds deadline = std::chrono::seconds(20)) {
-    std::string err_path = tmp.sub("stderr");
+                   std::chrono::milliseconds deadline = std::chrono::seconds(20),
+                   const std::string& stderr_to = "") {
+    std::string err_path = stderr_to.empty() ? tmp.sub("stderr") : stderr_to;
     std::vector<std::string> argv = {"sh",
                                      "-c",
                                      "err=$1; shift; exec \"$@\" 2>\"$err\"",
@@ -145,7 +196,7 @@ class Mirrorctl : public ::testing::Test {
                                      "2000"};
     argv.insert(argv.end(), args.begin(), args.end());
     auto r = testing_support::run_command(argv, deadline);
-    return {r.exit_code, r.output, testing_support::read_file(err_path)};
+    return {r.exit_code, r.output, stderr_to.empty() ? testing_support::read_file(err_path) : ""};
   }
 
   json status_json(std::vector<std::string> more = {}) {

@@ -39,7 +39,8 @@ std::vector<OptionDoc> without_help(std::vector<OptionDoc> docs) {
   return docs;
 }
 
-const char* const kCommands[] = {"status", "metrics", "pause", "resume", "mode"};
+const char* const kCommands[] = {"status", "metrics", "pause", "resume",
+                                 "mode",   "verify",  "resync"};
 
 TEST(MirrorctlHelpAndManPage, GlobalOptionsAreTheSame) {
   std::string help = help_of({"--help"});
@@ -94,8 +95,9 @@ TEST(MirrorctlHelpAndManPage, VersionAndSectionsAreThere) {
                         "EXIT STATUS", "FILES", "EXAMPLES", "SEE ALSO"}) {
     EXPECT_NE(page.find(std::string(".SH ") + s), std::string::npos) << s;
   }
-  // The status fields the issue names are documented.
-  for (const char* field : {"link", "mode", "records", "oldest_age_ms", "timestamp_age_ms"}) {
+  // The status fields the issues name are documented.
+  for (const char* field : {"link", "mode", "records", "oldest_age_ms", "timestamp_age_ms", "sync",
+                            "files_done", "bytes_total", "eta_s", "bytes_repaired", "listed"}) {
     EXPECT_NE(page.find(field), std::string::npos) << field;
   }
 }

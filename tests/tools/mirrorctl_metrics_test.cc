@@ -83,6 +83,54 @@ TEST_F(Metrics, OutputIsValidPrometheusTextWithTheExpectedSamples) {
   EXPECT_EQ(find(p, "mirrorfs_queue_bytes", {{"role", "mirror"}}), nullptr);
 }
 
+TEST_F(Metrics, TheCopyAndItsWalkAreGauges) {
+  serve("mirrorfs-data", daemon_with("mirrorfs", with_sync(sync_initial_running())));
+  auto home = with_sync(sync_split_brain());
+  home.volume = "home";
+  home.mountpoint = "/mnt/home";
+  serve("mirrorfs-home", daemon_with("mirrorfs", home));
+  auto r = mirrorctl({"metrics"});
+  EXPECT_EQ(r.exit_code, 0) << "a split brain is reported, not an error of metrics\n" << r.err;
+  auto p = check_prometheus_text(r.out);
+  for (const auto& e : p.errors) ADD_FAILURE() << e << "\n" << r.out;
+  auto value = [&](const std::string& name, std::map<std::string, std::string> labels) {
+    const Series* s = find(p, name, labels);
+    EXPECT_NE(s, nullptr) << name << " missing\n" << r.out;
+    return s ? s->value : NAN;
+  };
+  std::map<std::string, std::string> data = {{"volume", "data"}, {"role", "local"}};
+  std::map<std::string, std::string> other = {{"volume", "home"}, {"role", "local"}};
+  EXPECT_EQ(value("mirrorfs_copy_consistent", data), 0);
+  EXPECT_EQ(value("mirrorfs_split_brain", data), 0);
+  EXPECT_EQ(value("mirrorfs_split_brain", other), 1);
+  EXPECT_EQ(value("mirrorfs_sync_state", {{"volume", "data"}, {"state", "initial-sync"}}), 1);
+  EXPECT_EQ(value("mirrorfs_sync_state", {{"volume", "data"}, {"state", "idle"}}), 0);
+  EXPECT_EQ(value("mirrorfs_sync_state", {{"volume", "home"}, {"state", "split-brain"}}), 1);
+  EXPECT_EQ(value("mirrorfs_sync_done_files", data), 1200);
+  EXPECT_EQ(value("mirrorfs_sync_expected_files", data), 5000);
+  EXPECT_EQ(value("mirrorfs_sync_done_bytes", data), 3ull << 29);
+  EXPECT_EQ(value("mirrorfs_sync_expected_bytes", data), 3ull << 30);
+  EXPECT_EQ(find(p, "mirrorfs_sync_finished_timestamp_seconds", data), nullptr)
+      << "no walk has finished";
+
+  // A finished verify: consistent, and when it ended.
+  servers.clear();
+  serve("mirrorfs-data", daemon_with("mirrorfs", with_sync(sync_consistent())));
+  r = mirrorctl({"metrics", "data"});
+  p = check_prometheus_text(r.out);
+  for (const auto& e : p.errors) ADD_FAILURE() << e << "\n" << r.out;
+  EXPECT_EQ(value("mirrorfs_copy_consistent", data), 1);
+  EXPECT_EQ(value("mirrorfs_sync_finished_timestamp_seconds", data), (kNow - 7'200'000) / 1000.0);
+  EXPECT_EQ(value("mirrorfs_sync_differences", data), 0);
+
+  // mirrord and volumes without a sync state have none of these series.
+  servers.clear();
+  serve("mirrord", daemon_with("mirrord", mirror_side()));
+  r = mirrorctl({"metrics"});
+  p = check_prometheus_text(r.out);
+  EXPECT_EQ(find(p, "mirrorfs_copy_consistent", {}), nullptr) << r.out;
+}
+
 TEST_F(Metrics, AnUnreachableDaemonIsAZeroUpAndExitTwo) {
   serve("mirrorfs-data", daemon_with("mirrorfs", connected_idle()));
   stale("mirrorfs-gone");

@@ -1,8 +1,9 @@
 // The real mirrorctl binary against control servers that answer with canned
 // statuses (tests/tools/mirrorctl_fixture.h), one per state an operator
 // meets: connected and idle, interrupted with a queue, probation, lagging,
-// back-pressure, and a daemon that is gone. Checked: the exit status, the
-// --json round trip, the key lines of the human view and the commands sent.
+// back-pressure, a copy consistent / being synced / in split brain, and a
+// daemon that is gone. Checked: the exit status, the --json round trip, the
+// key lines of the human view and the commands sent.
 #include <sstream>
 
 #include "tests/tools/mirrorctl_fixture.h"
@@ -76,6 +77,67 @@ TEST_F(Mirrorctl, WritersWaitingForSpaceAreBackPressure) {
   auto r = mirrorctl({"status"});
   EXPECT_EQ(r.exit_code, 1) << r.out;
   EXPECT_TRUE(has_line(r.out, R"(^  back-press\. +2 writer\(s\) waiting for queue space$)"))
+      << r.out;
+}
+
+TEST_F(Mirrorctl, AConsistentCopyShowsItsGenerationAndTheLastVerify) {
+  auto status = daemon_with("mirrorfs", with_sync(sync_consistent()));
+  serve("mirrorfs-data", status);
+  auto r = mirrorctl({"status"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_TRUE(has_line(r.out, R"(^data  local async -> 127\.0\.0\.1:7400  OK$)")) << r.out;
+  EXPECT_TRUE(has_line(r.out, R"(^  copy +consistent \(generation 9f2c0a1b2c3d4e5f\)$)")) << r.out;
+  EXPECT_TRUE(has_line(
+      r.out,
+      R"(^  last walk +equal: 5000 entries, 3\.0 GiB compared in 1m12s; at \S+ \S+ \(2h00m ago\)$)"))
+      << r.out;
+
+  json doc = status_json();
+  EXPECT_EQ(doc["daemons"][0]["status"].get<mirror::DaemonStatus>(), status);
+  EXPECT_EQ(doc["daemons"][0]["status"]["volumes"][0]["sync"]["copy"], "consistent");
+}
+
+TEST_F(Mirrorctl, AnInitialSyncInProgressIsDegradedAndShowsItsProgress) {
+  serve("mirrorfs-data", daemon_with("mirrorfs", with_sync(sync_initial_running())));
+  auto r = mirrorctl({"status", "data"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_TRUE(has_line(r.out, R"(  DEGRADED: copy inconsistent \(initial-sync 50%\)$)")) << r.out;
+  EXPECT_TRUE(has_line(r.out, R"(^  copy +inconsistent: initial-sync 50% \(1200/5000 entries, )"
+                              R"(1\.5 GiB/3\.0 GiB, 80\.0 MiB/s, ETA 19\.0s\)$)"))
+      << r.out;
+  EXPECT_TRUE(has_line(r.out, R"(^ +the copy is empty: full initial sync$)")) << r.out;
+  EXPECT_FALSE(has_line(r.out, R"(^  last walk)")) << "nothing finished yet\n" << r.out;
+  EXPECT_EQ(status_json()["problems"], json({"data: copy inconsistent (initial-sync 50%)"}));
+}
+
+TEST_F(Mirrorctl, ASplitBrainIsCriticalAndSaysWhatToRun) {
+  serve("mirrorfs-data", daemon_with("mirrorfs", with_sync(sync_split_brain())));
+  auto r = mirrorctl({"status"});
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_TRUE(has_line(r.out, R"(^data  local async -> 127\.0\.0\.1:7400  CRITICAL: split brain$)"))
+      << r.out;
+  EXPECT_TRUE(has_line(r.out, R"(^  copy +SPLIT BRAIN: both sides changed after generation )"
+                              R"(1a2b3c4d5e6f7a8b; run: mirrorctl resync --discard-copy data$)"))
+      << r.out;
+  json doc = status_json();
+  EXPECT_EQ(last.exit_code, 2);
+  EXPECT_EQ(doc["exit_status"], 2);
+  EXPECT_EQ(doc["problems"], json({"data: split brain"}));
+  EXPECT_EQ(doc["daemons"][0]["status"]["volumes"][0]["sync"]["state"], "split-brain");
+}
+
+TEST_F(Mirrorctl, AVerifyThatFoundDifferencesIsDegradedUntilAResync) {
+  auto s = sync_consistent();
+  s.result = "differ";
+  s.differences = 3;
+  s.listed = {{"a/b", "contents differ at byte 4096"}};
+  serve("mirrorfs-data", daemon_with("mirrorfs", with_sync(s)));
+  auto r = mirrorctl({"status"});
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_TRUE(has_line(r.out, R"(DEGRADED: the last verify found 3 difference\(s\)$)")) << r.out;
+  EXPECT_TRUE(has_line(r.out,
+                       R"(^  last walk +3 difference\(s\) in 5000 entries, 3\.0 GiB compared in )"
+                       R"(1m12s \(the first 1 listed\); at .*; run: mirrorctl resync data$)"))
       << r.out;
 }
 

@@ -1,9 +1,13 @@
 // What counts as degraded. A link that is not connected means changes are
 // not reaching the copy; a queue above its warning level means the copy is
 // far behind; writers waiting for queue space mean applications are slowed.
+// A copy that is not consistent would not serve after a failover, so it is
+// degraded until its sync ends; a split brain changes nothing until someone
+// decides which side wins, so it is critical.
 #include "tools/mirrorctl/health.h"
 
 #include "tools/mirrorctl/format.h"
+#include "tools/mirrorctl/sync_view.h"
 
 namespace mirrorctl {
 
@@ -30,7 +34,30 @@ std::vector<std::string> problems_of(const mirror::VolumeStatus& v) {
                          " writer(s) waiting for queue space");
     }
   }
+  if (v.sync) {
+    const auto& s = *v.sync;
+    if (s.state == "split-brain") {
+      problems.push_back("split brain");
+    } else if (s.copy != "consistent") {
+      std::string doing;
+      if (s.state == "checking") {
+        doing = " (checking)";
+      } else if (walk_running(s)) {
+        int percent = walk_percent(s);
+        doing = " (" + s.state + (percent >= 0 ? " " + std::to_string(percent) + "%" : "") + ")";
+      }
+      problems.push_back("copy " + s.copy + doing);
+    } else if (s.result == "differ" && !walk_running(s)) {
+      // Consistent by the books, yet the latest verify saw otherwise.
+      problems.push_back("the last verify found " + std::to_string(s.differences) +
+                         " difference(s)");
+    }
+  }
   return problems;
+}
+
+bool critical(const mirror::VolumeStatus& v) {
+  return v.sync && v.sync->state == "split-brain";
 }
 
 std::vector<std::string> problems_of(const std::vector<DaemonReport>& reports) {
@@ -52,7 +79,8 @@ ExitStatus exit_status_of(const std::vector<DaemonReport>& reports) {
   for (const auto& r : reports) {
     if (!r.status) return kUnreachable;
     for (const auto& v : r.status->volumes) {
-      if (!problems_of(v).empty()) worst = kDegraded;
+      if (critical(v)) worst = kCritical;
+      if (worst == kHealthy && !problems_of(v).empty()) worst = kDegraded;
     }
   }
   return worst;

@@ -117,7 +117,28 @@ void declare(Families& f) {
   f.add("mirrorfs_link_interruptions_total", "counter", "Times the link was interrupted.");
   f.add("mirrorfs_reconnects_total", "counter", "Times the connections were re-established.");
   f.add("mirrorfs_last_error_timestamp_seconds", "gauge", "Unix time of the last error.");
+  f.add("mirrorfs_copy_consistent", "gauge",
+        "1 while the copy is known to equal the primary once the queue is sent, else 0.");
+  f.add("mirrorfs_split_brain", "gauge",
+        "1 while both sides changed independently and the copy waits for the operator.");
+  f.add("mirrorfs_sync_state", "gauge",
+        "1 for the sync state the volume is in (idle, a walk, split-brain), 0 for the others.");
+  // Done and total of the running or latest walk. Not *_total: the format
+  // keeps that suffix for counters, and these start again with each walk.
+  f.add("mirrorfs_sync_done_files", "gauge", "Entries the running or latest walk went through.");
+  f.add("mirrorfs_sync_expected_files", "gauge",
+        "Entries the running or latest walk has to go through (0 while unknown).");
+  f.add("mirrorfs_sync_done_bytes", "gauge", "File bytes the running or latest walk went through.");
+  f.add("mirrorfs_sync_expected_bytes", "gauge",
+        "File bytes the running or latest walk has to go through (0 while unknown).");
+  f.add("mirrorfs_sync_repaired_bytes", "gauge", "File data the latest walk sent to the copy.");
+  f.add("mirrorfs_sync_differences", "gauge", "Entries the latest walk found different.");
+  f.add("mirrorfs_sync_finished_timestamp_seconds", "gauge", "Unix time the latest walk finished.");
 }
+
+// The states of SyncStatus.state, each a series of mirrorfs_sync_state.
+const char* const kSyncStates[] = {"idle",   "checking", "initial-sync",
+                                   "resync", "verify",   "split-brain"};
 
 void add_volume(Families& f, const VolumeStatus& v) {
   Labels base = {{"volume", v.volume}, {"role", mirror::to_string(v.role)}};
@@ -175,6 +196,23 @@ void add_volume(Families& f, const VolumeStatus& v) {
   f.sample("mirrorfs_reconnects_total", base, c.reconnects);
   if (v.last_error && v.last_error->at > 0) {
     f.sample("mirrorfs_last_error_timestamp_seconds", base, seconds(v.last_error->at));
+  }
+  if (v.sync) {
+    const auto& s = *v.sync;
+    f.sample("mirrorfs_copy_consistent", base, s.copy == "consistent");
+    f.sample("mirrorfs_split_brain", base, s.state == "split-brain");
+    for (const char* state : kSyncStates) {
+      f.sample("mirrorfs_sync_state", with({{"state", state}}), s.state == state);
+    }
+    f.sample("mirrorfs_sync_done_files", base, s.files_done);
+    f.sample("mirrorfs_sync_expected_files", base, s.files_total);
+    f.sample("mirrorfs_sync_done_bytes", base, s.bytes_done);
+    f.sample("mirrorfs_sync_expected_bytes", base, s.bytes_total);
+    f.sample("mirrorfs_sync_repaired_bytes", base, s.bytes_repaired);
+    f.sample("mirrorfs_sync_differences", base, s.differences);
+    if (s.finished > 0) {
+      f.sample("mirrorfs_sync_finished_timestamp_seconds", base, seconds(s.finished));
+    }
   }
 }
 

@@ -6,6 +6,8 @@
 //   data  local async -> 10.0.0.2:7400  DEGRADED: link interrupted
 //     mount       /srv/data (backing /var/lib/mirrorfs/data)
 //     link        interrupted since 2026-01-01 03:12:05 (2m14s)
+//     copy        inconsistent: resync 45% (1200/5000 entries, 1.2 GiB/3.0 GiB, ...)
+//     last walk   3 difference(s) in 5000 entries, 3.0 GiB compared in 1m12s; at ...
 //     heartbeat   last heard 2m14s ago; sent 1200, received 1150; dropped 0 forged, ...
 //     queue       512 records, 4.0 MiB, lag 2m10s (warning at 512.0 MiB, limit 1.0 GiB)
 //     throughput  250 req/s, 1.0 MiB/s
@@ -20,6 +22,7 @@
 
 #include "tools/mirrorctl/format.h"
 #include "tools/mirrorctl/health.h"
+#include "tools/mirrorctl/sync_view.h"
 
 namespace mirrorctl {
 
@@ -49,7 +52,8 @@ void render_volume(std::ostringstream& out, const VolumeStatus& v, int64_t now) 
   out << v.volume << "  " << mirror::to_string(v.role);
   if (v.mode) out << " " << mirror::to_string(*v.mode);
   out << (v.role == mirror::Role::local ? " -> " : " <- ") << (v.peer.empty() ? "?" : v.peer);
-  out << "  " << (problems.empty() ? "OK" : "DEGRADED: " + join(problems, ", ")) << "\n";
+  std::string verdict = critical(v) ? "CRITICAL: " : "DEGRADED: ";
+  out << "  " << (problems.empty() ? "OK" : verdict + join(problems, ", ")) << "\n";
 
   if (v.mountpoint) {
     line(out, "mount",
@@ -67,6 +71,20 @@ void render_volume(std::ostringstream& out, const VolumeStatus& v, int64_t now) 
     link += ", reconnects after " + human_duration(v.heartbeat.probation_ms) + " without a gap";
   }
   line(out, "link", link);
+
+  if (v.sync) {
+    line(out, "copy", copy_state(*v.sync, v.volume));
+    // Why a sync runs (the identity rule's verdict) does not fit on its line;
+    // a verify runs because someone asked.
+    const std::string& state = v.sync->state;
+    if ((state == "initial-sync" || state == "resync") && !v.sync->reason.empty()) {
+      line(out, "", v.sync->reason);
+    }
+    if (std::string last = last_walk(*v.sync, now); !last.empty()) {
+      if (v.sync->result == "differ") last += "; run: mirrorctl resync " + v.volume;
+      line(out, "last walk", last);
+    }
+  }
 
   const auto& hb = v.heartbeat;
   std::string heard = hb.last_heard_age_ms
