@@ -29,21 +29,25 @@ TEST(Bidirectional, BothDirectionsConvergeWithWritersOnBothMounts) {
   MirrordProcess mirrord_on_a({{"b", tmp.sub("copy_of_b")}}, secret, tmp.sub("mirrord_a.log"));
   MirrordProcess mirrord_on_b({{"a", tmp.sub("copy_of_a")}}, secret, tmp.sub("mirrord_b.log"));
   auto options = [&](const std::string& volume, uint16_t port, const std::string& mode) {
-    return std::vector<std::string>{"peer=127.0.0.1:" + std::to_string(port), "volume=" + volume,
-                                    "secret_file=" + secret, "mode=" + mode,
+    return std::vector<std::string>{"peer=127.0.0.1:" + std::to_string(port),
+                                    "volume=" + volume,
+                                    "secret_file=" + secret,
+                                    "mode=" + mode,
                                     "queue_dir=" + tmp.sub("queue_" + volume),
                                     "control=" + tmp.sub(volume + ".sock")};
   };
   MirrorfsProcess mount_a(tmp.sub("a"), tmp.sub("mnt_a"), options("a", mirrord_on_b.port(), "sync"),
                           tmp.sub("mirrorfs_a.log"));
-  MirrorfsProcess mount_b(tmp.sub("b"), tmp.sub("mnt_b"), options("b", mirrord_on_a.port(), "async"),
-                          tmp.sub("mirrorfs_b.log"));
+  MirrorfsProcess mount_b(tmp.sub("b"), tmp.sub("mnt_b"),
+                          options("b", mirrord_on_a.port(), "async"), tmp.sub("mirrorfs_b.log"));
   auto writer = [&](const std::string& mnt, char tag) {
     for (int i = 0; i < 50; ++i) {
       std::string dir = mnt + "/d" + std::to_string(i % 5);
       mkdir(dir.c_str(), 0755);
       write_file(dir + "/f" + std::to_string(i), std::string(1000 + i * 37, tag));
-      if (i % 7 == 0) rename((dir + "/f" + std::to_string(i)).c_str(), (dir + "/moved" + std::to_string(i)).c_str());
+      if (i % 7 == 0)
+        rename((dir + "/f" + std::to_string(i)).c_str(),
+               (dir + "/moved" + std::to_string(i)).c_str());
     }
   };
   std::thread on_a([&] { writer(tmp.sub("mnt_a"), 'a'); });

@@ -116,6 +116,13 @@ class CopySyncTest : public ::testing::Test {
     return s;
   }
 
+  // `mirrorctl ARGS... CONTROL-SOCKET`, as an operator runs it.
+  CommandResult mirrorctl(std::vector<std::string> args) {
+    args.insert(args.begin(), MIRRORCTL_BIN);
+    args.push_back(control());
+    return run_command(args, std::chrono::seconds(120));
+  }
+
   static std::string base(const std::string& dir) { return dir.substr(dir.rfind('/') + 1); }
 
   std::unique_ptr<TempDir> tmp;

@@ -65,6 +65,10 @@ TEST_F(FailoverTest, CopyChangedOnItsOwnIsASplitBrainUntilTheOperatorDiscardsIt)
   EXPECT_EQ(s.copy, "inconsistent");
   EXPECT_NE(volume_status().at("last_error").at("message").get<std::string>().find("split brain"),
             std::string::npos);
+  CommandResult st = mirrorctl({"status"});
+  EXPECT_EQ(st.exit_code, 2) << st.output;
+  EXPECT_NE(st.output.find("SPLIT BRAIN"), std::string::npos) << st.output;
+  EXPECT_NE(st.output.find("mirrorctl resync --discard-copy"), std::string::npos) << st.output;
   // Nothing was overwritten: the copy keeps its change and lacks the primary's.
   EXPECT_TRUE(exists(copy + "/from-copy"));
   EXPECT_FALSE(exists(copy + "/from-primary"));

@@ -110,6 +110,18 @@ TEST_F(ResyncTest, VerifyFindsACorruptedBlockAndOtherwiseSaysEqual) {
   EXPECT_EQ(found.listed[0].what, "contents differ at byte " + std::to_string(3 * kBlock));
   // verify repairs nothing.
   EXPECT_NE(wait_for_convergence(backing, copy, std::chrono::milliseconds(0)), "");
+  // As the operator sees it: the file and the offset, and exit status 1.
+  CommandResult r = mirrorctl({"verify", "--checksum"});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("big: contents differ at byte " + std::to_string(3 * kBlock)),
+            std::string::npos)
+      << r.output;
+  // resync --checksum repairs what only checksums see, then verify agrees.
+  r = mirrorctl({"resync", "--checksum"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  r = mirrorctl({"verify", "--checksum"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(wait_for_convergence(backing, copy), "");
 }
 
 }  // namespace

@@ -52,15 +52,15 @@ TEST_P(SyncModeTest, UncachedOperationsReturnOnlyAfterTheMirrorStoredThem) {
     return fd < 0 ? -1 : close(fd);
   });
   EXPECT_EQ(access(in_copy("dir/file").c_str(), F_OK), 0);
-  expect_waits_for_mirror("rename", [&] { return rename(at("dir/file").c_str(), at("dir/renamed").c_str()); });
+  expect_waits_for_mirror(
+      "rename", [&] { return rename(at("dir/file").c_str(), at("dir/renamed").c_str()); });
   EXPECT_EQ(access(in_copy("dir/renamed").c_str(), F_OK), 0);
   expect_waits_for_mirror("chmod", [&] { return chmod(at("dir/renamed").c_str(), 0604); });
   struct stat st;
   ASSERT_EQ(stat(in_copy("dir/renamed").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0604u);
-  expect_waits_for_mirror("setxattr", [&] {
-    return setxattr(at("dir/renamed").c_str(), "user.k", "v", 1, 0);
-  });
+  expect_waits_for_mirror("setxattr",
+                          [&] { return setxattr(at("dir/renamed").c_str(), "user.k", "v", 1, 0); });
   expect_waits_for_mirror("unlink", [&] { return unlink(at("dir/renamed").c_str()); });
   EXPECT_NE(access(in_copy("dir/renamed").c_str(), F_OK), 0);
 }
