@@ -105,6 +105,27 @@ void MirrorServer::update_links(int64_t now_ms) {
 }
 
 DaemonStatus MirrorServer::status() const {
+  // The copy as its identity record says: consistent, or in the middle of a
+  // sync the local server runs (it rewrites the record at its start and end).
+  auto copy_state = [](Volume& volume) -> std::optional<SyncStatus> {
+    SyncStatus sync;
+    std::lock_guard lock(volume.identity_mutex);
+    try {
+      if (auto id = volume.identity->load()) {
+        sync.generation = format_generation(id->generation);
+        sync.copy = id->role == DataRole::copy && (id->flags & kIdentityConsistent)
+                        ? "consistent"
+                        : "inconsistent";
+        sync.reason = id->describe();
+      } else {
+        return std::nullopt;  // no local server has met this copy yet
+      }
+    } catch (const std::exception& e) {
+      sync.copy = "unknown";
+      sync.reason = e.what();
+    }
+    return sync;
+  };
   DaemonStatus d;
   d.program = "mirrord";
   d.pid = getpid();
@@ -167,6 +188,7 @@ DaemonStatus MirrorServer::status() const {
       s.counters.reconnects = m.reconnects;
       s.throughput = throughput(m, now, requests, bytes);
     }
+    s.sync = copy_state(*volume);
     d.volumes.push_back(std::move(s));
   }
   return d;
