@@ -7,6 +7,7 @@
 // whose contents change is opened through its O_PATH descriptor only after its
 // type was checked, so that a device node or FIFO in the copy is never opened.
 #include "mirror/applier.h"
+#include "mirror/unique_fd.h"
 
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -27,38 +28,13 @@
 namespace mirror {
 namespace {
 
+using Fd = UniqueFd;
+
 constexpr uint64_t kResolve =
     RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
 constexpr uint64_t kMaxOffset = INT64_MAX;
 constexpr uint32_t kAllAttrs =
     kAttrMode | kAttrUid | kAttrGid | kAttrSize | kAttrAtime | kAttrMtime | kAttrRdev;
-
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    std::swap(fd_, other.fd_);
-    return *this;
-  }
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
-
-// "/proc/self/fd/N" reaches exactly the inode behind an O_PATH descriptor, for
-// calls with no *at() form (chmod, setxattr, reopening). The kernel does not
-// follow the inode further: for a symlink it names the symlink itself.
-struct ProcPath {
-  explicit ProcPath(int fd) { snprintf(buf, sizeof buf, "/proc/self/fd/%d", fd); }
-  const char* c_str() const { return buf; }
-  char buf[32];
-};
 
 int result(int rc) {
   return rc == 0 ? 0 : errno;

@@ -1,6 +1,7 @@
 // One request, one reply over a control socket, with a deadline on the whole
 // exchange so that a stopped (SIGSTOP) daemon cannot hang mirrorctl.
 #include "mirror/control_client.h"
+#include "mirror/unique_fd.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -18,22 +19,9 @@ namespace mirror {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using Fd = UniqueFd;
 
 constexpr size_t kMaxReplyBytes = 16 << 20;
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 // Waits for `events` on fd until `deadline`; throws ControlFailed on timeout.
 void wait_for(int fd, short events, Clock::time_point deadline, const std::string& path) {

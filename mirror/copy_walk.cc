@@ -17,6 +17,7 @@
 #include <stdexcept>
 
 #include "mirror/copy_walk_impl.h"
+#include "mirror/unique_fd.h"
 
 namespace mirror {
 namespace {
@@ -35,13 +36,6 @@ std::vector<std::string_view> components(std::string_view p) {
   }
   return out;
 }
-
-struct Fd {
-  int fd;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
 
 }  // namespace
 
@@ -73,8 +67,8 @@ CopyWalk::Impl::~Impl() {
 
 bool CopyWalk::Impl::directory_once(const std::string& path, std::vector<std::string>& subdirs,
                                     bool copy_empty) {
-  Fd dir{open_local(path, O_RDONLY | O_DIRECTORY)};
-  if (dir.fd < 0) {
+  UniqueFd dir(open_local(path, O_RDONLY | O_DIRECTORY));
+  if (dir.get() < 0) {
     if (errno == ENOENT || errno == ENOTDIR) return true;  // gone meanwhile
     fail_local("cannot open directory", full(path), errno);
   }
@@ -94,7 +88,7 @@ bool CopyWalk::Impl::directory_once(const std::string& path, std::vector<std::st
       if (!local_more) return nullptr;
       local.clear();
       li = 0;
-      if (int err = list_directory(dir.fd, local_after, kPageEntries, local, local_more)) {
+      if (int err = list_directory(dir.get(), local_after, kPageEntries, local, local_more)) {
         fail_local("cannot list directory", full(path), err);
       }
       if (local.empty()) return nullptr;
@@ -182,8 +176,8 @@ bool CopyWalk::Impl::directory(const std::string& path, std::vector<std::string>
   if (!repairing() || !(repaired || fix_mtime || path.empty())) return true;
   // The entries repaired moved the copy's directory mtime: set the primary's.
   struct stat st;
-  Fd dir{open_local(path, O_PATH | O_DIRECTORY)};
-  if (dir.fd < 0 || fstat(dir.fd, &st) != 0) return true;  // gone: a live rmdir follows
+  UniqueFd dir(open_local(path, O_PATH | O_DIRECTORY));
+  if (dir.get() < 0 || fstat(dir.get(), &st) != 0) return true;  // gone: a live rmdir follows
   MirrorRequest r;
   r.op = Op::setattr;
   r.path = path;
@@ -241,12 +235,13 @@ bool CopyWalk::run() {
       if (w.o.resume_after && walk_order_at_or_before(path, *w.o.resume_after)) {
         // Done before a restart: only its subdirectories are wanted.
         subdirs.clear();
-        Fd dir{w.open_local(path, O_RDONLY | O_DIRECTORY)};
+        UniqueFd dir(w.open_local(path, O_RDONLY | O_DIRECTORY));
         std::vector<EntryDescription> page;
         std::string after;
-        for (bool more = dir.fd >= 0; more;) {
+        for (bool more = dir.get() >= 0; more;) {
           page.clear();
-          if (list_directory(dir.fd, after, kPageEntries, page, more) != 0 || page.empty()) break;
+          if (list_directory(dir.get(), after, kPageEntries, page, more) != 0 || page.empty())
+            break;
           after = page.back().name;
           for (const auto& e : page) {
             if (S_ISDIR(e.mode) && !w.o.designation.excluded(join(path, e.name))) {

@@ -20,26 +20,12 @@
 #include "mirror/mirror_server.h"
 #include "mirror/mirror_volume.h"
 #include "mirror/tree_inspection.h"
+#include "mirror/unique_fd.h"
 
 namespace mirror {
 namespace {
 
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    std::swap(fd_, other.fd_);
-    return *this;
-  }
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+using Fd = UniqueFd;
 
 // Opens the file behind an O_PATH descriptor for reading, through
 // /proc/self/fd (see applier.cc): the inode found, not whatever the name

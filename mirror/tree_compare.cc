@@ -2,6 +2,7 @@
 // fstatat, readlinkat), so that names with odd bytes work and nothing ever
 // follows a symlink. Differences are collected as found and sorted at the end.
 #include "mirror/tree_compare.h"
+#include "mirror/unique_fd.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -26,22 +27,10 @@
 namespace mirror {
 namespace {
 
+using Fd = UniqueFd;
+
 // Contents are compared this many bytes at a time.
 constexpr off_t kChunkSize = 1 << 20;
-
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-
- private:
-  int fd_;
-};
 
 [[noreturn]] void throw_errno(const std::string& what, const std::string& path) {
   throw std::system_error(errno, std::generic_category(), what + " " + path);

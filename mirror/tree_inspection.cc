@@ -22,33 +22,12 @@
 #include <utility>
 
 #include "heartbeat/coding.h"
+#include "mirror/unique_fd.h"
 
 namespace mirror {
 namespace {
 
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-// "/proc/self/fd/N" reaches exactly the inode behind a descriptor, O_PATH
-// ones included, for the xattr calls that have no descriptor form for them
-// (fgetxattr refuses O_PATH). The kernel does not follow the inode further:
-// for a symlink's O_PATH descriptor it names the symlink itself, so the
-// following calls (listxattr, getxattr) are the right ones here.
-struct ProcPath {
-  explicit ProcPath(int fd) { snprintf(buf, sizeof buf, "/proc/self/fd/%d", fd); }
-  const char* c_str() const { return buf; }
-  char buf[32];
-};
+using Fd = UniqueFd;
 
 bool no_xattrs(int err) {
   return err == ENOTSUP || err == EOPNOTSUPP;
