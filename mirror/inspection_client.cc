@@ -149,16 +149,17 @@ std::optional<VolumeIdentity> InspectionClient::identity() {
   inspect::Reply reply = impl_->ask(std::move(q));
   const std::string where = "volume " + impl_->volume + " on " + impl_->peer;
   if (reply.error == EUCLEAN) {
-    throw std::runtime_error(where + ": the copy's identity record is corrupt (see mirrord's log)");
+    throw CopyIdentityUnreadable(where +
+                                 ": the copy's identity record is corrupt (see mirrord's log)");
   }
   if (reply.error != 0) {
-    throw std::runtime_error(where + ": cannot read the copy's identity record: " +
-                             strerror(static_cast<int>(reply.error)));
+    throw CopyIdentityUnreadable(where + ": cannot read the copy's identity record: " +
+                                 strerror(static_cast<int>(reply.error)));
   }
   if (!reply.present) return std::nullopt;
   VolumeIdentity identity;
   if (auto why = identity_format::decode(reply.record, identity)) {
-    throw std::runtime_error(where + ": the copy's identity record is not sound: " + *why);
+    throw CopyIdentityUnreadable(where + ": the copy's identity record is not sound: " + *why);
   }
   return identity;
 }

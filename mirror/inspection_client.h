@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,13 @@
 #include "mirror/volume_identity.h"
 
 namespace mirror {
+
+// The copy's identity record exists but cannot be believed (corrupt, or
+// unreadable there): the operator decides, as for a split brain.
+class CopyIdentityUnreadable : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 class InspectionClient {
  public:
@@ -32,8 +40,8 @@ class InspectionClient {
   // connection fails or the answer is malformed; an errno from the copy
   // (e.g. ENOENT) is an answer, not an exception.
 
-  // The copy's identity record; nothing when it has none. A corrupt record
-  // on the copy throws (the operator must look).
+  // The copy's identity record; nothing when it has none. A record the copy
+  // cannot read or that is corrupt throws CopyIdentityUnreadable.
   std::optional<VolumeIdentity> identity();
   // Replaces the copy's identity record (fsync'd before the answer).
   void set_identity(const VolumeIdentity& identity);
@@ -54,8 +62,8 @@ class InspectionClient {
 
   struct Checksums {
     int error = 0;
-    uint64_t size = 0;            // the file's size on the copy
-    std::vector<uint64_t> sums;   // from block `first`, up to `count`
+    uint64_t size = 0;           // the file's size on the copy
+    std::vector<uint64_t> sums;  // from block `first`, up to `count`
   };
   Checksums checksums(const std::string& path, uint64_t first, uint32_t count);
 

@@ -206,8 +206,12 @@ void LocalReplicator::check_copy() {
   Decision d;
   try {
     InspectionClient client(options_.peer, options_.volume, secret_, kInspectTimeoutMs);
-    copy = client.identity();
-    d = decide(identity_, copy);
+    try {
+      copy = client.identity();
+      d = decide(identity_, copy);
+    } catch (const CopyIdentityUnreadable& e) {
+      d = {CopyVerdict::split_brain, e.what()};  // nothing is believed: the operator decides
+    }
     bool discard;
     {
       std::lock_guard lock(mutex_);

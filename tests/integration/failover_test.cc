@@ -78,6 +78,21 @@ TEST_F(FailoverTest, CopyChangedOnItsOwnIsASplitBrainUntilTheOperatorDiscardsIt)
   EXPECT_FALSE(exists(copy + "/from-copy"));
 }
 
+TEST_F(FailoverTest, ACorruptCopyIdentityWaitsForTheOperator) {
+  make_synced_pair();
+  const uint16_t port = mirrord->port();
+  mirrord->stop();
+  std::ofstream(tmp->sub(".copy.mirror-identity"), std::ios::trunc) << "not a record";
+  std::ofstream(mnt + "/meanwhile") << "queued\n";
+  start_mirrord(copy, port);
+  mirror::SyncStatus s = wait_split_brain();
+  EXPECT_NE(s.reason.find("corrupt"), std::string::npos) << s.reason;
+  EXPECT_FALSE(exists(copy + "/meanwhile"));
+  command({{"command", "resync"}, {"discard_copy", true}});
+  wait_settled();
+  EXPECT_EQ(wait_for_convergence(backing, copy), "");
+}
+
 // The primary host is lost with changes its mirror never got; the copy is
 // mounted as the new primary; the old primary returns as its mirror.
 TEST_F(FailoverTest, FailoverThenOldPrimaryReturnsAsMirror) {
