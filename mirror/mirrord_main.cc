@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <thread>
 
@@ -76,7 +77,10 @@ int main(int argc, char** argv) {
   }
 
   auto logger = spdlog::stderr_color_mt("mirrord");
-  logger->set_pattern("mirrord: %^%l%$: %v");
+  // The journal stamps each line itself (systemd sets JOURNAL_STREAM when
+  // stderr goes there); anywhere else a line carries its time.
+  logger->set_pattern(std::getenv("JOURNAL_STREAM") != nullptr ? "mirrord: %^%l%$: %v"
+                                                               : "%H:%M:%S.%e mirrord: %^%l%$: %v");
   logger->set_level(spdlog::level::from_str(log_level));
   spdlog::set_default_logger(logger);
 
@@ -100,8 +104,8 @@ int main(int argc, char** argv) {
 
   std::unique_ptr<mirror::MirrorServer> server;
   try {
-    server = std::make_unique<mirror::MirrorServer>(
-        options, mirror::Secret::from_file(options.secret_file));
+    server = std::make_unique<mirror::MirrorServer>(options,
+                                                    mirror::Secret::from_file(options.secret_file));
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return 1;
