@@ -16,7 +16,9 @@ ChangeLock::ChangeLock(Filesystem& fs, bool namespace_change) {
   }
 }
 
-ProcPath::ProcPath(int fd) { snprintf(buf, sizeof buf, "/proc/self/fd/%d", fd); }
+ProcPath::ProcPath(int fd) {
+  snprintf(buf, sizeof buf, "/proc/self/fd/%d", fd);
+}
 
 int give_to_caller(fuse_req_t req, int dirfd, const char* name, mode_t mode) {
   static const bool privileged = geteuid() == 0;
@@ -65,6 +67,7 @@ void record_result(mirror::MirrorRequest& r, const struct stat& st) {
 void record_result_of(Filesystem& fs, int fd, mirror::MirrorRequest& r) {
   struct stat st;
   if (fs.replicator_mirrors() && fstat(fd, &st) == 0) record_result(r, st);
+  r.stat_fd = fd;  // mtime_after is read again when the request is ordered
 }
 
 void record_parent(Filesystem& fs, Inode& dir, timespec& out) {

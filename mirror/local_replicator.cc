@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <stdexcept>
@@ -91,8 +92,9 @@ LocalReplicator::LocalReplicator(const PeerOptions& options)
   open_identity();
   dirty_ = std::make_unique<DirtySet>(queue_dir_ + "/dirty-set", kMaxDirtyDirectories);
   if (!dirty_->empty()) {
-    spdlog::warn("volume {}: {} director(ies) in the dirty set {} are resynced once the peer is back",
-                 options_.volume, dirty_->size(), dirty_->path());
+    spdlog::warn(
+        "volume {}: {} director(ies) in the dirty set {} are resynced once the peer is back",
+        options_.volume, dirty_->size(), dirty_->path());
     copy_inconsistent_ = true;
     dirty_waiting_ = true;
   }
@@ -168,6 +170,12 @@ int LocalReplicator::send(const MirrorRequest& r, bool repair) {
     }
   }
   const uint64_t seq = next_sequence_++;
+  std::optional<MirrorRequest> restamped;
+  if (struct stat st; r.stat_fd >= 0 && fstat(r.stat_fd, &st) == 0) {
+    restamped = r;  // the data stays borrowed: a span
+    restamped->mtime_after = st.st_mtim;
+  }
+  const MirrorRequest& req = restamped ? *restamped : r;
   const bool ns = is_namespace_change(r.op);
   if (!repair) {
     // Counted once the sequence is taken: a walk that sees no change here
@@ -179,7 +187,7 @@ int LocalReplicator::send(const MirrorRequest& r, bool repair) {
   if (ns) last_namespace_change_ = seq;
   p->sequence = seq;
   p->route = route_request(r.op, seq, r.inode, r.path, connections_.size());
-  p->frame = wire::encode_request(seq, barrier, r);  // borrows r.data
+  p->frame = wire::encode_request(seq, barrier, req);  // borrows r.data
   bool wait = false, live = false;
   {
     std::lock_guard lock(mutex_);
@@ -303,8 +311,8 @@ void LocalReplicator::answered(uint64_t seq, int error) {
   if (error != 0 && copy_inconsistent_.load()) {
     // The copy is being synced: a change to what it does not hold yet fails
     // there, and the walk carries it instead.
-    spdlog::debug("volume {}: request {} failed on the copy being synced: {}", options_.volume,
-                  seq, strerror(error));
+    spdlog::debug("volume {}: request {} failed on the copy being synced: {}", options_.volume, seq,
+                  strerror(error));
     error = 0;
   }
   if (auto it = waiters_.find(seq); it != waiters_.end()) {

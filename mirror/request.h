@@ -79,6 +79,12 @@ struct MirrorRequest {
   uint64_t inode = 0;
   // The file's modification time once the change was applied.
   timespec mtime_after{};
+  // In memory only, never encoded: a descriptor of the changed file from
+  // which the replicator reads mtime_after again as it orders the request
+  // (under the lock that hands out sequence numbers). Two changes racing on
+  // one file may be ordered unlike they were applied; read there, the later
+  // in order carries the later mtime, so the copy ends with the primary's.
+  int stat_fd = -1;
   // Namespace changes: the modification time of the directory holding
   // `path`, and of the one holding `target` (rename, link), after the change.
   timespec parent_mtime_after{};
