@@ -41,7 +41,8 @@ bool describe_child(Filesystem& fs, Inode& parent, const char* name, mirror::Op 
 
 // Fills attributes and mtime_after from the file's state after the change.
 void record_result(mirror::MirrorRequest& r, const struct stat& st);
-// The same from an open descriptor, when a replicator will use it.
+// From an open descriptor, when a replicator will use it: it reads the mtime
+// itself as it orders the request (MirrorRequest::stat_fd).
 void record_result_of(Filesystem& fs, int fd, mirror::MirrorRequest& r);
 
 // The directory's mtime after a namespace change in it, when mirroring.

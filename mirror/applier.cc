@@ -156,11 +156,6 @@ int find(int volume_fd, const std::string& path, Node& node) {
   return open_node(place, node);
 }
 
-int reopen(const Fd& node, int flags, Fd& out) {
-  out = Fd(::open(ProcPath(node.get()).c_str(), flags | O_CLOEXEC | O_NOCTTY));
-  return out.get() >= 0 ? 0 : errno;
-}
-
 // A regular file open for writing. Checking the type first means nothing
 // else (a device node, a FIFO that would block) is ever opened.
 int open_regular(int volume_fd, const std::string& path, Fd& out) {

@@ -50,11 +50,11 @@ void CopyWalk::Impl::differ(const std::string& path, std::string what) {
   dir_differences.push_back({path, std::move(what)});
 }
 
-bool CopyWalk::Impl::submit(MirrorRequest r) {
+bool CopyWalk::Impl::submit(const MirrorRequest& r, LocalGuard guard) {
   if (!port) return true;
   dir_repaired = true;
   progress.repairs.fetch_add(1, std::memory_order_relaxed);
-  return port->submit_repair(r);
+  return port->submit_repair(r, guard);
 }
 
 bool CopyWalk::Impl::create_on_copy(const std::string& path, const EntryDescription& l) {
@@ -75,24 +75,24 @@ bool CopyWalk::Impl::create_on_copy(const std::string& path, const EntryDescript
     }
     r.op = Op::create;
     r.mtime_after = {};
-    if (!submit(r)) return false;
+    if (!submit(r, LocalGuard::exists)) return false;
     EntryDescription empty;
     empty.mode = l.mode;
     if (!repair_contents(path, l, empty, /*fresh=*/true)) return false;
   } else if (S_ISDIR(type)) {
     r.op = Op::mkdir;
-    if (!submit(r)) return false;
+    if (!submit(r, LocalGuard::exists)) return false;
     fresh_dirs.insert(path);
   } else if (S_ISLNK(type)) {
     r.op = Op::symlink;
     r.target = l.link_target;
     r.attr.valid = kAttrUid | kAttrGid;
-    if (!submit(r)) return false;
+    if (!submit(r, LocalGuard::exists)) return false;
   } else {
     r.op = Op::mknod;
     r.attr.valid |= kAttrRdev;
     r.attr.rdev = l.rdev;
-    if (!submit(r)) return false;
+    if (!submit(r, LocalGuard::exists)) return false;
   }
   if (l.xattr_digest != 0 && !copy_xattrs(path, {})) return false;
   return true;
@@ -106,10 +106,11 @@ bool CopyWalk::Impl::link_on_copy(const std::string& path, const EntryDescriptio
   r.target = path;
   r.inode = l.inode;
   if (first.names_left > 0 && --first.names_left == 0) links.erase(l.inode);
-  return submit(r);
+  return submit(r, LocalGuard::exists);
 }
 
-bool CopyWalk::Impl::remove_on_copy(const std::string& path, const EntryDescription& c) {
+bool CopyWalk::Impl::remove_on_copy(const std::string& path, const EntryDescription& c,
+                                    LocalGuard guard) {
   MirrorRequest r;
   r.path = path;
   if (S_ISDIR(c.mode)) {
@@ -119,7 +120,7 @@ bool CopyWalk::Impl::remove_on_copy(const std::string& path, const EntryDescript
       if (page.error != 0) break;  // gone already: the rmdir below says so
       for (const auto& e : page.entries) {
         if (o.designation.excluded(join(path, e.name))) continue;
-        if (!remove_on_copy(join(path, e.name), e)) return false;
+        if (!remove_on_copy(join(path, e.name), e, guard)) return false;
       }
       more = page.more && !page.entries.empty();
       if (more) after = page.entries.back().name;
@@ -128,7 +129,7 @@ bool CopyWalk::Impl::remove_on_copy(const std::string& path, const EntryDescript
   } else {
     r.op = Op::unlink;
   }
-  return submit(r);
+  return submit(r, guard);
 }
 
 bool CopyWalk::Impl::repair_contents(const std::string& path, const EntryDescription& l,
@@ -207,17 +208,13 @@ bool CopyWalk::Impl::repair_contents(const std::string& path, const EntryDescrip
       const uint64_t b = first + i;
       bool same;
       if (b < copy_blocks) {
-        same = i < remote.sums.size() && remote.sums[i] == local_sums[i] &&
-               (b + 1 < copy_blocks || copy_size % kSyncBlockSize == size % kSyncBlockSize ||
-                b + 1 < blocks);
+        // XXH3 covers the length too: a short last block differs from a full one.
+        same = i < remote.sums.size() && remote.sums[i] == local_sums[i];
       } else {
+        // Beyond the copy's end it reads as zeros (a hole once it grows).
+        static const std::vector<char> zeros(kSyncBlockSize, 0);
         const uint64_t len = std::min<uint64_t>(kSyncBlockSize, size - b * kSyncBlockSize);
-        uint64_t zero = zero_block_sum;
-        if (len != kSyncBlockSize) {
-          std::vector<char> zeros(len, 0);
-          zero = XXH3_64bits(zeros.data(), zeros.size());
-        }
-        same = local_sums[i] == zero;
+        same = local_sums[i] == XXH3_64bits(zeros.data(), len);
       }
       if (same) {
         if (!flush()) return false;
@@ -329,7 +326,7 @@ bool CopyWalk::Impl::entry(const std::string& path, const EntryDescription* l,
       return true;
     }
     progress.differences.fetch_add(1, std::memory_order_relaxed);
-    return remove_on_copy(path, *c);
+    return remove_on_copy(path, *c, LocalGuard::absent);
   }
   progress.files_done.fetch_add(1, std::memory_order_relaxed);
   if (port) port->watch(l->inode);
@@ -366,7 +363,8 @@ bool CopyWalk::Impl::entry_once(const std::string& path, const EntryDescription&
              S_ISLNK(l.mode) && S_ISLNK(c->mode) ? "symlink target differs" : "file type differs");
       return true;
     }
-    if (!remove_on_copy(path, *c) || !create_on_copy(path, l)) return false;
+    // Another kind of entry under the name: removed whatever the local one is.
+    if (!remove_on_copy(path, *c, LocalGuard::none) || !create_on_copy(path, l)) return false;
     if (dir) subdirs.push_back(path);
     return true;
   }
@@ -381,7 +379,7 @@ bool CopyWalk::Impl::entry_once(const std::string& path, const EntryDescription&
         differ(path, "not a hard link of " + it->second.first_path + " on the copy");
         return true;
       }
-      return remove_on_copy(path, *c) && link_on_copy(path, l, it->second);
+      return remove_on_copy(path, *c, LocalGuard::none) && link_on_copy(path, l, it->second);
     }
     links[l.inode] = Linked{path, c->inode, l.nlink - 1};
     if (!repairing() && l.nlink != c->nlink) {

@@ -7,9 +7,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define XXH_INLINE_ALL
-#include <xxhash.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -57,8 +54,6 @@ CopyWalk::Impl::Impl(WalkOptions options, InspectionClient& c, SyncPort* p, Sync
     : o(std::move(options)), copy(c), port(p), progress(pr), differences(d) {
   backing_fd = ::open(o.backing.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (backing_fd < 0) fail_local("cannot open backing directory", o.backing, errno);
-  std::vector<char> zeros(kSyncBlockSize, 0);
-  zero_block_sum = XXH3_64bits(zeros.data(), zeros.size());
 }
 
 CopyWalk::Impl::~Impl() {

@@ -31,14 +31,21 @@ namespace mirror {
 
 class InspectionClient;
 
+// What a repair that makes or removes a name expects of the local entry at
+// that name (the target of a link), as the walk saw it.
+enum class LocalGuard { none, exists, absent };
+
 // What the walk needs from the replicator that carries its repairs.
 class SyncPort {
  public:
   virtual ~SyncPort() = default;
   // Sends a repair like any mirror request (sequence, queue, connection)
   // without waiting for its answer; false when the walk must stop (the link
-  // went down, the replicator stops).
-  virtual bool submit_repair(const MirrorRequest& r) = 0;
+  // went down, the replicator stops). `guard` is checked as the request is
+  // ordered: when the local entry is no longer as expected, a live change
+  // decided the name meanwhile and comes after in order, and the repair is
+  // dropped (so a busy directory cannot lose a name it gained).
+  virtual bool submit_repair(const MirrorRequest& r, LocalGuard guard) = 0;
   // Waits until every request sent so far is acknowledged; false as above.
   virtual bool settle() = 0;
   // Live (not repair) namespace changes sent so far.

@@ -17,7 +17,6 @@ struct CopyWalk::Impl {
   SyncProgress& progress;
   std::vector<WalkDifference>& differences;
   int backing_fd = -1;
-  uint64_t zero_block_sum = 0;
 
   struct Linked {
     std::string first_path;
@@ -49,7 +48,7 @@ struct CopyWalk::Impl {
 
   void differ(const std::string& path, std::string what);
 
-  bool submit(MirrorRequest r);
+  bool submit(const MirrorRequest& r, LocalGuard guard = LocalGuard::none);
 
   // ---- creating and removing on the copy ----
 
@@ -57,7 +56,7 @@ struct CopyWalk::Impl {
 
   bool link_on_copy(const std::string& path, const EntryDescription& l, Linked& first);
 
-  bool remove_on_copy(const std::string& path, const EntryDescription& c);
+  bool remove_on_copy(const std::string& path, const EntryDescription& c, LocalGuard guard);
 
   // ---- contents, attributes, xattrs ----
 

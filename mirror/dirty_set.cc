@@ -1,6 +1,5 @@
 #include "mirror/dirty_set.h"
 
-#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -10,6 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
+
+#include "mirror/state_files.h"
 
 namespace mirror {
 
@@ -67,15 +68,12 @@ size_t DirtySet::size() const {
 }
 
 void DirtySet::persist_locked() const {
-  const std::string temp = path_ + ".new";
   const std::string text = nlohmann::json{{"dirs", dirs_}}.dump() + "\n";
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  bool ok =
-      fd >= 0 && ::write(fd, text.data(), text.size()) == ssize_t(text.size()) && ::fsync(fd) == 0;
-  if (fd >= 0) ::close(fd);
-  if (!ok || ::rename(temp.c_str(), path_.c_str()) != 0) {
+  try {
+    replace_file(path_, std::as_bytes(std::span(text)));
+  } catch (const std::exception& e) {
     // The set in memory still drives the resync; only a restart would lose it.
-    spdlog::error("cannot write dirty set {}: {}", path_, std::strerror(errno));
+    spdlog::error("dirty set: {}", e.what());
   }
 }
 

@@ -27,16 +27,6 @@ namespace {
 
 using Fd = UniqueFd;
 
-// Opens the file behind an O_PATH descriptor for reading, through
-// /proc/self/fd (see applier.cc): the inode found, not whatever the name
-// holds now.
-int reopen(const Fd& node, int flags, Fd& out) {
-  char path[32];
-  snprintf(path, sizeof path, "/proc/self/fd/%d", node.get());
-  out = Fd(::open(path, flags | O_CLOEXEC | O_NOCTTY));
-  return out.get() >= 0 ? 0 : errno;
-}
-
 // The node at `path` and its type; 0 or an errno.
 int find(const Applier& applier, const std::string& path, Fd& node, struct stat& st) {
   int fd = -1;
@@ -106,19 +96,7 @@ void answer_checksums(const Applier& applier, const inspect::Query& q, inspect::
 
 std::string identity_path(const MirrordOptions& options, const std::string& name,
                           const std::string& dir) {
-  if (!options.state_dir.empty()) {
-    if (name.find('/') != std::string::npos) {
-      throw std::runtime_error("--volume " + name + "=" + dir +
-                               ": a volume name with '/' cannot name a file in --state-dir");
-    }
-    return (std::filesystem::path(options.state_dir) / (name + ".identity")).string();
-  }
-  try {
-    return identity_path_beside(dir);
-  } catch (const std::exception& e) {
-    throw std::runtime_error("--volume " + name + "=" + dir + ": " + e.what() +
-                             "; give --state-dir");
-  }
+  return volume_state_path(options, name, dir, ".identity", ".mirror-identity");
 }
 
 std::unique_ptr<IdentityFile> open_identity(const MirrordOptions& options, const std::string& name,

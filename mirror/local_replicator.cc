@@ -1,5 +1,6 @@
 #include "mirror/local_replicator.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
@@ -155,7 +156,7 @@ void LocalReplicator::open_queue() {
   }
 }
 
-int LocalReplicator::send(const MirrorRequest& r, bool repair) {
+int LocalReplicator::send(const MirrorRequest& r, bool repair, LocalGuard guard) {
   auto p = std::make_shared<PendingRequest>();
   const bool sync = !repair && mode_.load() == Mode::sync;
   std::unique_lock order(order_mutex_);
@@ -168,6 +169,14 @@ int LocalReplicator::send(const MirrorRequest& r, bool repair) {
       fold(r);
       return 0;
     }
+  }
+  if (guard != LocalGuard::none) {
+    // Under order_mutex_: a live change made after this look is ordered after.
+    struct stat st;
+    const std::string& name = r.op == Op::link ? r.target : r.path;
+    const bool exists =
+        fstatat(AT_FDCWD, (options_.backing + "/" + name).c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+    if (exists != (guard == LocalGuard::exists)) return 0;
   }
   const uint64_t seq = next_sequence_++;
   std::optional<MirrorRequest> restamped;

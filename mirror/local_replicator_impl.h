@@ -58,7 +58,7 @@ class LocalReplicator final : public Replicator, public LocalHeartbeat::Link, pu
   void resync(bool discard_copy, bool checksum) override;  // local_sync.cc
 
   // SyncPort (local_sync.cc): the walk's repairs travel as requests.
-  bool submit_repair(const MirrorRequest& r) override;
+  bool submit_repair(const MirrorRequest& r, LocalGuard guard) override;
   bool settle() override;
   uint64_t live_namespace_changes() const override { return live_namespace_changes_.load(); }
   void watch(uint64_t inode) override { watched_inode_.store(inode); }
@@ -68,7 +68,8 @@ class LocalReplicator final : public Replicator, public LocalHeartbeat::Link, pu
  private:
   void open_queue();
   // `repair`: a request of the walk, never waited for and not a live change.
-  int send(const MirrorRequest& r, bool repair = false);
+  // `guard`: see SyncPort::submit_repair.
+  int send(const MirrorRequest& r, bool repair = false, LocalGuard guard = LocalGuard::none);
   int finish_sync(const PendingPtr& p, bool fsync);
   void answered(uint64_t sequence, int error);
   // The link (local_link.cc): heartbeats and the operator decide together

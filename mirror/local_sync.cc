@@ -6,12 +6,12 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "mirror/inspection_client.h"
 #include "mirror/local_replicator_impl.h"
+#include "mirror/state_files.h"
 
 namespace mirror {
 namespace {
@@ -101,13 +101,16 @@ void LocalReplicator::save_walk_progress(const std::optional<std::string>& after
     if (!force && now - progress_saved_ms_ < kProgressSaveEveryMs) return;
     progress_saved_ms_ = now;
   }
-  nlohmann::json j{{"generation", format_generation(identity_.generation)}, {"after", *after}};
-  {
-    std::ofstream out(path + ".new", std::ios::trunc);
-    out << j.dump() << "\n";
-    if (!out) return;  // progress is a help, not a need: the walk would start over
+  const std::string text =
+      nlohmann::json{{"generation", format_generation(identity_.generation)}, {"after", *after}}
+          .dump() +
+      "\n";
+  try {
+    replace_file(path, std::as_bytes(std::span(text)));
+  } catch (const std::exception& e) {
+    // Progress is a help, not a need: without it the walk starts over.
+    spdlog::warn("volume {}: {}", options_.volume, e.what());
   }
-  std::rename((path + ".new").c_str(), path.c_str());
 }
 
 void LocalReplicator::fold(const MirrorRequest& r) {
@@ -405,9 +408,9 @@ void LocalReplicator::run_walk(WalkKind kind) {
   }
 }
 
-bool LocalReplicator::submit_repair(const MirrorRequest& r) {
+bool LocalReplicator::submit_repair(const MirrorRequest& r, LocalGuard guard) {
   if (cancelled()) return false;
-  send(r, /*repair=*/true);
+  send(r, /*repair=*/true, guard);
   return !cancelled();
 }
 

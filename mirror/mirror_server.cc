@@ -16,6 +16,7 @@
 
 #include "mirror/frame_io.h"
 #include "mirror/mirror_volume.h"
+#include "mirror/state_files.h"
 
 namespace mirror {
 namespace asio = boost::asio;
@@ -96,24 +97,27 @@ std::string udp_address(const asio::ip::tcp::endpoint& e, uint16_t port) {
 
 }  // namespace
 
-std::string applied_state_path(const MirrordOptions& options, const std::string& name,
-                               const std::string& dir) {
-  namespace fs = std::filesystem;
+std::string volume_state_path(const MirrordOptions& options, const std::string& name,
+                              const std::string& dir, const std::string& extension,
+                              const std::string& beside_suffix) {
   if (!options.state_dir.empty()) {
     if (name.find('/') != std::string::npos) {
       throw std::runtime_error("--volume " + name + "=" + dir +
                                ": a volume name with '/' cannot name a file in --state-dir");
     }
-    return (fs::path(options.state_dir) / (name + ".state")).string();
+    return (std::filesystem::path(options.state_dir) / (name + extension)).string();
   }
-  fs::path copy = fs::absolute(fs::path(dir)).lexically_normal();
-  if (!copy.has_filename()) copy = copy.parent_path();
-  std::string base = copy.filename().string();
-  if (base.empty() || base == "." || base == ".." || copy == copy.root_path()) {
-    throw std::runtime_error("--volume " + name + "=" + dir +
-                             ": no place beside the copy for its applied state; give --state-dir");
+  try {
+    return path_beside(dir, beside_suffix);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("--volume " + name + "=" + dir + ": " + e.what() +
+                             "; give --state-dir");
   }
-  return (copy.parent_path() / ("." + base + ".mirrord-state")).string();
+}
+
+std::string applied_state_path(const MirrordOptions& options, const std::string& name,
+                               const std::string& dir) {
+  return volume_state_path(options, name, dir, ".state", ".mirrord-state");
 }
 
 MirrorServer::MirrorServer(const MirrordOptions& options, Secret secret)
@@ -183,7 +187,9 @@ MirrorServer::~MirrorServer() {
   if (listen_fd_ >= 0) close(listen_fd_);
 }
 
-void MirrorServer::stop() { stopping_ = true; }
+void MirrorServer::stop() {
+  stopping_ = true;
+}
 
 void MirrorServer::run() {
   spdlog::info("listening on {} (port {}), {} volume(s)", options_.listen, port_, volumes_.size());
@@ -460,8 +466,8 @@ void MirrorServer::serve_requests(int fd, const std::string& peer, Session& sess
       ~Answered() { in_flight.fetch_sub(1); }
     } answered{traffic.in_flight};
     if (req.barrier >= req.sequence) {
-      spdlog::warn("volume {}: request {} from {} waits for itself (barrier {}); closing", volume->name,
-                   req.sequence, peer, req.barrier);
+      spdlog::warn("volume {}: request {} from {} waits for itself (barrier {}); closing",
+                   volume->name, req.sequence, peer, req.barrier);
       return;
     }
     wire::Response response;

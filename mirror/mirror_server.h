@@ -34,6 +34,13 @@ struct MirrordOptions {
   std::string state_dir;            // empty: each volume's applied state beside its copy
 };
 
+// Where a state file of volume `name`, kept in `dir`, lives: with --state-dir
+// D, "D/NAME<extension>"; else "PARENT/.BASENAME<beside_suffix>" beside DIR.
+// Throws std::runtime_error naming the volume when there is no such place.
+std::string volume_state_path(const MirrordOptions& options, const std::string& name,
+                              const std::string& dir, const std::string& extension,
+                              const std::string& beside_suffix);
+
 // Where the applied state of volume `name`, kept in `dir`, lives: with
 // --state-dir D, "D/NAME.state"; else "PARENT/.BASENAME.mirrord-state" beside
 // DIR. Throws std::runtime_error when there is no such place.

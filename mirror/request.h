@@ -77,10 +77,11 @@ struct MirrorRequest {
   // The file's identity in the backing directory (st_ino), so that requests
   // on one file can be ordered even when it has several names.
   uint64_t inode = 0;
-  // The file's modification time once the change was applied.
+  // The file's modification time once the change was applied (read from
+  // stat_fd by the replicator when that is set).
   timespec mtime_after{};
   // In memory only, never encoded: a descriptor of the changed file from
-  // which the replicator reads mtime_after again as it orders the request
+  // which the replicator reads mtime_after as it orders the request
   // (under the lock that hands out sequence numbers). Two changes racing on
   // one file may be ordered unlike they were applied; read there, the later
   // in order carries the later mtime, so the copy ends with the primary's.

@@ -2,7 +2,10 @@
 // /proc/self/fd path of a descriptor. Internal to mirror/.
 #pragma once
 
+#include <fcntl.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <cstdio>
 #include <utility>
@@ -39,5 +42,12 @@ struct ProcPath {
   const char* c_str() const { return buf; }
   char buf[32];
 };
+
+// Opens the inode behind an O_PATH descriptor through /proc/self/fd: the
+// inode found, not whatever its name holds now. 0 or an errno.
+inline int reopen(const UniqueFd& node, int flags, UniqueFd& out) {
+  out = UniqueFd(::open(ProcPath(node.get()).c_str(), flags | O_CLOEXEC | O_NOCTTY));
+  return out.valid() ? 0 : errno;
+}
 
 }  // namespace mirror

@@ -14,6 +14,7 @@
 #include <stdexcept>
 
 #include "mirror/coding.h"
+#include "mirror/state_files.h"
 
 namespace mirror {
 namespace {
@@ -166,14 +167,7 @@ std::optional<std::string> decode(std::span<const std::byte> bytes, VolumeIdenti
 }  // namespace identity_format
 
 std::string identity_path_beside(const std::string& dir) {
-  namespace fs = std::filesystem;
-  fs::path data = fs::absolute(fs::path(dir)).lexically_normal();
-  if (!data.has_filename()) data = data.parent_path();
-  std::string base = data.filename().string();
-  if (base.empty() || base == "." || base == ".." || data == data.root_path()) {
-    throw std::runtime_error(dir + ": no place beside it for its identity record");
-  }
-  return (data.parent_path() / ("." + base + ".mirror-identity")).string();
+  return path_beside(dir, ".mirror-identity");
 }
 
 std::optional<VolumeIdentity> IdentityFile::load() const {
@@ -201,29 +195,7 @@ std::optional<VolumeIdentity> IdentityFile::load() const {
 }
 
 void IdentityFile::store(const VolumeIdentity& identity) const {
-  namespace fs = std::filesystem;
-  const std::string temp = path_ + ".new";
-  const auto bytes = identity_format::encode(identity);
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) throw std::runtime_error(errno_text("cannot create", temp));
-  bool ok = ::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()) &&
-            ::fsync(fd) == 0;
-  int err = errno;
-  ::close(fd);
-  if (!ok) {
-    ::unlink(temp.c_str());
-    errno = err;
-    throw std::runtime_error(errno_text("cannot write identity record", temp));
-  }
-  if (::rename(temp.c_str(), path_.c_str()) != 0) {
-    throw std::runtime_error(errno_text("cannot replace identity record", path_));
-  }
-  const std::string parent = fs::path(path_).parent_path().string();
-  int dfd = ::open(parent.empty() ? "." : parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
+  replace_file(path_, identity_format::encode(identity));
 }
 
 void note_unmirrored_use(const std::string& dir) {

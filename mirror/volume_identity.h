@@ -28,8 +28,8 @@
 // version, role, reserved field or checksum is corrupt: it is reported and
 // never overwritten silently (the operator decides, as for a split brain).
 //
-// Writes replace the file whole (write to a temporary file, fsync, rename,
-// fsync the directory), so a crash leaves the old record or the new one.
+// Writes replace the file whole (mirror/state_files.h), so a crash leaves the
+// old record or the new one.
 #pragma once
 
 #include <array>
