@@ -20,7 +20,7 @@ void LocalReplicator::bring_up_locked() {
   if (!agreed_) {
     // The copy's identity first (local_sync.cc): it decides what is sent.
     check_wanted_ = true;
-    changed_.notify_all();
+    notify_changed();
     return;
   }
   connecting_ = false;
@@ -29,7 +29,7 @@ void LocalReplicator::bring_up_locked() {
   ++epoch_;
   ++reconnects_;
   next_to_feed_ = acked_through_ + 1;
-  changed_.notify_all();
+  notify_changed();
   for (auto& c : connections_) c->open();
 }
 
@@ -48,7 +48,7 @@ void LocalReplicator::take_down(std::unique_lock<std::mutex>& lock) {
   replay_until_ = 0;
   in_flight_.clear();
   in_flight_bytes_ = 0;
-  changed_.notify_all();
+  notify_changed();
   if (was_up) {
     lock.unlock();
     spdlog::warn("link {}: connections closed; requests wait in the queue {}", options_.volume,

@@ -111,7 +111,7 @@ LocalReplicator::LocalReplicator(const PeerOptions& options)
   link_.on_peer_closed = [this] {
     std::lock_guard lock(mutex_);
     recheck_wanted_ = true;
-    changed_.notify_all();
+    notify_changed();
   };
   for (size_t i = 0; i < array_.size(); ++i) {
     array_[i].host = host;
@@ -241,7 +241,7 @@ int LocalReplicator::send(const MirrorRequest& r, bool repair, LocalGuard guard)
     } else {
       // Too much on its way: the feeder goes on from the queue on disk.
       live_ = false;
-      changed_.notify_all();
+      notify_changed();
     }
   }
   order.unlock();
@@ -334,7 +334,9 @@ void LocalReplicator::answered(uint64_t seq, int error) {
                  strerror(error));
   }
   const uint64_t ack = acked_through_;
-  changed_.notify_all();
+  answers_.notify_all();
+  // The dirty set waits for the queue to empty enough.
+  if (dirty_waiting_) changed_.notify_all();
   lock.unlock();
   if (advanced) queue_->acknowledge(ack);
 }
@@ -395,7 +397,7 @@ void LocalReplicator::feed_loop() {
       copy_inconsistent_ = true;
       walk_wanted_ = WalkKind::resync;
       walk_resume_after_.reset();
-      changed_.notify_all();
+      notify_changed();
     }
   }
 }
@@ -422,7 +424,7 @@ bool LocalReplicator::feed_record(uint64_t epoch, uint64_t seq, std::span<const 
     next_to_feed_ = seq + 1;  // answered before the link went down
     return true;
   }
-  changed_.wait(lock, [&] { return stopped_ || epoch_ != epoch || has_room_locked(frame.size()); });
+  answers_.wait(lock, [&] { return stopped_ || epoch_ != epoch || has_room_locked(frame.size()); });
   if (epoch_ != epoch || stopped_) return false;
   feed_locked(p, frame.size());
   return true;
@@ -434,11 +436,11 @@ void LocalReplicator::stop() {
     if (stopped_) return;
     if (link_up_) {
       // Give the mirror a moment to answer what is on its way.
-      changed_.wait_for(lock, std::chrono::seconds(5),
+      answers_.wait_for(lock, std::chrono::seconds(5),
                         [&] { return !link_up_ || acked_through_ >= last_appended_; });
     }
     stopped_ = true;
-    changed_.notify_all();
+    notify_changed();
   }
   queue_->stop();
   heartbeat_->stop();

@@ -88,6 +88,10 @@ class LocalReplicator final : public Replicator, public LocalHeartbeat::Link, pu
   // Whether `bytes` more may be handed to the connections from memory.
   bool has_room_locked(size_t bytes) const;
   void release_waiters_locked(bool link_gone);
+  void notify_changed() {
+    changed_.notify_all();
+    answers_.notify_all();
+  }
   // The copy (local_sync.cc): its identity checked when the link comes up,
   // the walks that sync or verify it.
   enum class WalkKind { none, initial_sync, resync, resync_checksum, verify, verify_checksum };
@@ -139,7 +143,12 @@ class LocalReplicator final : public Replicator, public LocalHeartbeat::Link, pu
 
   mutable std::mutex
       mutex_;  // guards everything below; taken before PeerConnection's and error_mutex_
-  std::condition_variable changed_;
+  std::condition_variable changed_;   // the link's state, walks, the operator, stopping
+  // Answers arrived (acked_through_ and the room in flight moved): only the
+  // few who wait for those are woken per answer, not every loop. Every
+  // notification of changed_ also notifies answers_, whose waiters watch the
+  // state too.
+  std::condition_variable answers_;
   bool link_up_ = false;
   bool connecting_ = true;  // since start, until the link is first up or declared down
   bool live_ = false;       // new requests go to the connections from memory

@@ -241,7 +241,7 @@ void LocalReplicator::check_copy() {
     std::unique_lock lock(mutex_);
     changed_.wait_for(lock, kRetryAfterFailure, [&] { return stopped_; });
     check_wanted_ = true;
-    changed_.notify_all();
+    notify_changed();
     return;
   }
   std::unique_lock lock(mutex_);
@@ -417,7 +417,7 @@ bool LocalReplicator::submit_repair(const MirrorRequest& r, LocalGuard guard) {
 bool LocalReplicator::settle() {
   std::unique_lock lock(mutex_);
   const uint64_t target = last_appended_;
-  changed_.wait(lock, [&] {
+  answers_.wait(lock, [&] {
     return stopped_ || epoch_ != walk_epoch_ || !link_up_ || acked_through_ >= target;
   });
   return !stopped_ && epoch_ == walk_epoch_ && link_up_ && acked_through_ >= target;
@@ -438,7 +438,7 @@ void LocalReplicator::verify(bool checksum) {
   walk_wanted_ = checksum ? WalkKind::verify_checksum : WalkKind::verify;
   walk_reason_ =
       checksum ? "verify --checksum asked by the operator" : "verify asked by the operator";
-  changed_.notify_all();
+  notify_changed();
 }
 
 void LocalReplicator::resync(bool discard_copy, bool checksum) {
@@ -447,7 +447,7 @@ void LocalReplicator::resync(bool discard_copy, bool checksum) {
     discard_copy_ = true;
     if (!link_up_) {
       check_wanted_ = true;  // the split brain is settled at the next check, now
-      changed_.notify_all();
+      notify_changed();
       return;
     }
   }
@@ -463,7 +463,7 @@ void LocalReplicator::resync(bool discard_copy, bool checksum) {
   walk_wanted_ = checksum ? WalkKind::resync_checksum : WalkKind::resync;
   walk_reason_ =
       checksum ? "resync --checksum asked by the operator" : "resync asked by the operator";
-  changed_.notify_all();
+  notify_changed();
 }
 
 }  // namespace mirror
