@@ -10,6 +10,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -60,8 +61,8 @@ FrameRead read_frame(int fd, std::vector<std::byte>& payload, int first_byte_tim
                      int stall_timeout_ms) {
   FrameRead result;
   std::array<std::byte, wire::kHeaderSize> raw;
-  result.status = read_exact(fd, raw.data(), raw.size(), first_byte_timeout_ms, stall_timeout_ms,
-                             result.fault);
+  result.status =
+      read_exact(fd, raw.data(), raw.size(), first_byte_timeout_ms, stall_timeout_ms, result.fault);
   if (result.status != IoStatus::ok) return result;
   if (auto fault = wire::decode_header(raw, result.header)) {
     result.status = IoStatus::failed;
@@ -69,8 +70,8 @@ FrameRead read_frame(int fd, std::vector<std::byte>& payload, int first_byte_tim
     return result;
   }
   payload.resize(result.header.payload_length);
-  result.status = read_exact(fd, payload.data(), payload.size(), stall_timeout_ms,
-                             stall_timeout_ms, result.fault);
+  result.status = read_exact(fd, payload.data(), payload.size(), stall_timeout_ms, stall_timeout_ms,
+                             result.fault);
   if (result.status == IoStatus::timeout || result.status == IoStatus::closed) {
     result.status = IoStatus::failed;
     if (result.fault.empty()) result.fault = "frame cut short";
@@ -84,21 +85,38 @@ FrameRead read_frame(int fd, std::vector<std::byte>& payload, int first_byte_tim
 }
 
 bool write_frame(int fd, const wire::OutFrame& frame) {
+  return write_frame_from(fd, frame, 0, true) == static_cast<ssize_t>(frame.size());
+}
+
+ssize_t write_frame_from(int fd, const wire::OutFrame& frame, size_t offset, bool wait) {
   iovec iov[2] = {
       {const_cast<std::byte*>(frame.head.data()), frame.head.size()},
       {const_cast<std::byte*>(frame.data.data()), frame.data.size()},
   };
   int count = frame.data.empty() ? 1 : 2;
   iovec* v = iov;
+  size_t done = offset;
+  for (size_t skip = offset; count > 0 && skip > 0;) {
+    size_t step = std::min(skip, v->iov_len);
+    v->iov_base = static_cast<char*>(v->iov_base) + step;
+    v->iov_len -= step;
+    skip -= step;
+    if (v->iov_len == 0) {
+      ++v;
+      --count;
+    }
+  }
   while (count > 0) {
     msghdr msg{};
     msg.msg_iov = v;
     msg.msg_iovlen = static_cast<size_t>(count);
-    ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+    ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL | (wait ? 0 : MSG_DONTWAIT));
     if (n < 0) {
       if (errno == EINTR) continue;
-      return false;
+      if (!wait && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      return -1;
     }
+    done += static_cast<size_t>(n);
     auto left = static_cast<size_t>(n);
     while (count > 0 && left >= v->iov_len) {
       left -= v->iov_len;
@@ -110,7 +128,7 @@ bool write_frame(int fd, const wire::OutFrame& frame) {
       v->iov_len -= left;
     }
   }
-  return true;
+  return static_cast<ssize_t>(done);
 }
 
 int connect_to(const std::string& host, const std::string& port, int timeout_ms, std::string& why) {

@@ -4,6 +4,8 @@
 // timeout on the mirror, the handshake deadline on both sides.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 #include <vector>
 
@@ -32,6 +34,10 @@ FrameRead read_frame(int fd, std::vector<std::byte>& payload, int first_byte_tim
 
 // Writes a whole frame; false (with errno set) when the connection failed.
 bool write_frame(int fd, const wire::OutFrame& frame);
+// Writes the frame from byte `offset` on; with `wait` false, only what the
+// socket takes without blocking. Returns the offset reached (the frame's size
+// when it is all written), or -1 (errno set) when the connection failed.
+ssize_t write_frame_from(int fd, const wire::OutFrame& frame, size_t offset, bool wait);
 
 // "host:port" of the socket's peer, for logs.
 std::string peer_name(int fd);

@@ -25,6 +25,12 @@ PeerConnection::~PeerConnection() {
   stop();
 }
 
+namespace {
+// Larger frames (data) are left to the sender: the caller holds the
+// replicator's locks while it writes.
+constexpr size_t kInlineFrameBytes = 64 << 10;
+}  // namespace
+
 void PeerConnection::start() {
   sender_ = std::thread([this] { send_loop(); });
   receiver_ = std::thread([this] { receive_loop(); });
@@ -58,9 +64,10 @@ void PeerConnection::close() {
   enabled_ = false;
   if (int fd = element_.fd.load(); fd >= 0) shutdown(fd, SHUT_RDWR);
   changed_.notify_all();
-  changed_.wait(lock, [&] { return !writing_; });
+  idle_.wait(lock, [&] { return !writing_; });
   to_send_.clear();
   awaiting_.clear();
+  partial_.reset();
 }
 
 PeerConnection::Stats PeerConnection::stats() {
@@ -81,10 +88,39 @@ bool PeerConnection::connected() {
 }
 
 void PeerConnection::submit(PendingPtr request) {
-  {
-    std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
+  const int fd = element_.fd.load();
+  if (request->frame.size() > kInlineFrameBytes || !to_send_.empty() || partial_ || writing_ ||
+      !enabled_ || broken_ || fd < 0 || stopping_) {
     to_send_.push_back(std::move(request));
+    lock.unlock();
+    changed_.notify_all();
+    return;
   }
+  // Awaited before it is written: the answer may come as soon as it is.
+  awaiting_.push_back(request);
+  writing_ = true;
+  lock.unlock();
+  const ssize_t reached = write_frame_from(fd, request->frame, 0, /*wait=*/false);
+  lock.lock();
+  writing_ = false;
+  if (reached < 0) {
+    if (element_.fd.load() == fd && !broken_) {
+      broken_ = true;
+      shutdown(fd, SHUT_RDWR);
+    }
+  } else if (static_cast<size_t>(reached) < request->frame.size()) {
+    partial_ = std::move(request);
+    partial_offset_ = static_cast<size_t>(reached);
+  } else {
+    bytes_sent_ += request->frame.size();
+    ++requests_sent_;
+    lock.unlock();
+    idle_.notify_all();  // close() may wait for the write to end; the sender has nothing to do
+    return;
+  }
+  lock.unlock();
+  idle_.notify_all();
   changed_.notify_all();
 }
 
@@ -182,19 +218,22 @@ void PeerConnection::send_loop() {
   while (!stopping_) {
     changed_.wait(lock, [&] {
       return stopping_ || (!enabled_ && element_.fd.load() >= 0) ||
-             (enabled_ && (broken_ || element_.fd.load() < 0 || !to_send_.empty()));
+             (enabled_ && (broken_ || element_.fd.load() < 0 || !to_send_.empty() || partial_));
     });
     if (stopping_) break;
     if (!enabled_) {
       drop_socket(lock);
       broken_ = false;
+      partial_.reset();
       continue;
     }
     if (broken_ || element_.fd.load() < 0) {
       drop_socket(lock);
-      // Unanswered requests go out again first, in their order.
+      // Unanswered requests go out again first, in their order (a partly
+      // written one whole).
       to_send_.insert(to_send_.begin(), awaiting_.begin(), awaiting_.end());
       awaiting_.clear();
+      partial_.reset();
       broken_ = false;
       lock.unlock();
       int fd = establish();
@@ -214,20 +253,28 @@ void PeerConnection::send_loop() {
       changed_.notify_all();
       continue;
     }
-    PendingPtr next = std::move(to_send_.front());
-    to_send_.pop_front();
-    awaiting_.push_back(next);
+    PendingPtr next;
+    size_t offset = 0;
+    if (partial_) {
+      next = std::move(partial_);
+      offset = partial_offset_;
+    } else {
+      next = std::move(to_send_.front());
+      to_send_.pop_front();
+      awaiting_.push_back(next);
+    }
     int fd = element_.fd.load();
     writing_ = true;
     lock.unlock();
-    bool sent = write_frame(fd, next->frame);
+    bool sent = write_frame_from(fd, next->frame, offset, /*wait=*/true) ==
+                static_cast<ssize_t>(next->frame.size());
     lock.lock();
     writing_ = false;
     if (sent) {
       bytes_sent_ += next->frame.size();
       ++requests_sent_;
     }
-    changed_.notify_all();
+    idle_.notify_all();
     if (!sent && element_.fd.load() == fd && !broken_) {
       broken_ = true;
       shutdown(fd, SHUT_RDWR);

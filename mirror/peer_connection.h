@@ -71,7 +71,10 @@ class PeerConnection {
   PeerConnection& operator=(const PeerConnection&) = delete;
 
   void start();
-  // Queues a request; requests go out in the order they were submitted.
+  // Queues a request; requests go out in the order they were submitted. A
+  // small one finding the sender idle is written by the caller as far as the
+  // socket takes it without blocking, saving the sender's wakeup: the round
+  // trip a sync caller waits for is shorter by a thread switch.
   void submit(PendingPtr request);
   // Establish the connection (and keep re-establishing it if it breaks).
   void open();
@@ -104,9 +107,14 @@ class PeerConnection {
   const size_t index_, count_;
   std::mutex mutex_;  // guards everything below
   std::condition_variable changed_;
+  std::condition_variable idle_;  // a write ended (writing_ went false)
   std::deque<PendingPtr> to_send_;
   std::deque<PendingPtr> awaiting_;  // sent, not yet answered, in order
-  uint64_t generation_ = 0;          // one per established connection
+  // Begun by submit() and not finished: the sender writes the rest before
+  // anything else. It is awaiting_'s back.
+  PendingPtr partial_;
+  size_t partial_offset_ = 0;
+  uint64_t generation_ = 0;  // one per established connection
   bool broken_ = false;
   bool enabled_ = false;   // open() and not close()d
   bool writing_ = false;   // the sender is writing a frame, outside mutex_
