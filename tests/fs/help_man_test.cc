@@ -6,234 +6,28 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <cctype>
 #include <chrono>
-#include <fstream>
 #include <regex>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "tests/support/help_man.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 
 namespace {
 
+using testing_support::lines_of;
+using testing_support::OptionDoc;
 using testing_support::run_command;
+using testing_support::trim;
 
-struct OptionDoc {
-  std::string name;          // "log_level" for "-o log_level=LEVEL"
-  std::string default_text;  // what "(default: ...)" says, whitespace collapsed
-  bool operator==(const OptionDoc&) const = default;
-};
-
-std::ostream& operator<<(std::ostream& os, const OptionDoc& o) {
-  return os << "-o " << o.name << " (default: " << o.default_text << ")";
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) lines.push_back(line);
-  return lines;
-}
-
-std::string trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t");
-  if (b == std::string::npos) return "";
-  size_t e = s.find_last_not_of(" \t");
-  return s.substr(b, e - b + 1);
-}
-
-std::string collapse_spaces(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (std::isspace(static_cast<unsigned char>(c))) {
-      if (!out.empty() && out.back() != ' ') out += ' ';
-    } else {
-      out += c;
-    }
-  }
-  return trim(out);
-}
-
-// Name and default of one option entry, given its text on one line.
-OptionDoc option_doc(const std::string& entry) {
-  static const std::regex name_re(R"(^-o\s+([A-Za-z0-9_]+))");
-  static const std::regex default_re(R"(\(default:\s*([^)]*)\))");
-  std::string text = collapse_spaces(entry);
-  OptionDoc doc;
-  std::smatch m;
-  if (std::regex_search(text, m, name_re)) doc.name = m[1];
-  if (std::regex_search(text, m, default_re)) doc.default_text = collapse_spaces(m[1]);
-  return doc;
-}
-
-// The entries of the "mirrorfs options:" section of --help: each starts with
-// an indented "-o NAME"; more-indented lines continue it (a wrapped default
-// among them); a blank line ends the section.
 std::vector<OptionDoc> options_in_help(const std::string& help) {
-  std::vector<std::string> entries;
-  bool in_section = false;
-  for (const std::string& line : lines_of(help)) {
-    if (!in_section) {
-      in_section = trim(line) == "mirrorfs options:";
-      continue;
-    }
-    std::string t = trim(line);
-    if (t.empty()) break;
-    if (t[0] == '-' || entries.empty()) {
-      entries.push_back(t);
-    } else {
-      entries.back() += " " + t;
-    }
-  }
-  std::vector<OptionDoc> docs;
-  for (const auto& e : entries) docs.push_back(option_doc(e));
-  return docs;
+  return testing_support::options_in_fuse_help(help, "mirrorfs options:");
 }
 
-// Roff escapes that may appear in the option entries, turned into the text
-// they print.
-std::string unescape_roff(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '\\' || i + 1 == s.size()) {
-      out += s[i];
-      continue;
-    }
-    char c = s[++i];
-    switch (c) {
-      case '-':
-        out += '-';
-        break;
-      case 'e':
-        out += '\\';
-        break;
-      case ' ':
-      case '~':
-        out += ' ';
-        break;
-      case '&':
-      case '/':
-      case ',':
-      case ':':
-      case 'c':
-        break;   // zero-width
-      case 'f':  // font change: \fB, \f(BI, \f[BI]
-        if (i + 1 < s.size() && s[i + 1] == '(') {
-          i += 3;
-        } else if (i + 1 < s.size() && s[i + 1] == '[') {
-          size_t close = s.find(']', i);
-          i = close == std::string::npos ? s.size() : close;
-        } else {
-          i += 1;
-        }
-        break;
-      case '(': {  // two-letter special characters we might use
-        std::string name = s.substr(i + 1, 2);
-        i += 2;
-        if (name == "em" || name == "en")
-          out += '-';
-        else if (name == "lq" || name == "rq" || name == "dq")
-          out += '"';
-        else if (name == "aq")
-          out += '\'';
-        break;
-      }
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
-// Arguments of a macro line, honouring double quotes.
-std::vector<std::string> macro_args(const std::string& rest) {
-  std::vector<std::string> args;
-  std::string cur;
-  bool quoted = false, have = false;
-  for (size_t i = 0; i < rest.size(); ++i) {
-    char c = rest[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < rest.size() && rest[i + 1] == '"') {
-        cur += '"';
-        ++i;
-      } else if (c == '"') {
-        quoted = false;
-      } else {
-        cur += c;
-      }
-    } else if (c == '"') {
-      quoted = have = true;
-    } else if (c == ' ' || c == '\t') {
-      if (have) args.push_back(cur);
-      cur.clear();
-      have = false;
-    } else {
-      cur += c;
-      have = true;
-    }
-  }
-  if (have) args.push_back(cur);
-  return args;
-}
-
-// The text one roff line prints: font macros lose their name (the
-// alternating ones, .BI and friends, join their arguments without spaces);
-// comments and other requests print nothing.
-std::string roff_line_text(const std::string& line) {
-  if (line.empty() || (line[0] != '.' && line[0] != '\'')) return unescape_roff(line);
-  size_t sp = line.find_first_of(" \t");
-  std::string macro = line.substr(1, sp == std::string::npos ? std::string::npos : sp - 1);
-  std::string rest = sp == std::string::npos ? "" : line.substr(sp + 1);
-  static const std::vector<std::string> joined = {"BI", "BR", "IB", "IR", "RB", "RI"};
-  std::vector<std::string> args = macro_args(rest);
-  std::string text;
-  if (macro == "B" || macro == "I" || macro == "SM" || macro == "SB") {
-    for (size_t i = 0; i < args.size(); ++i) text += (i ? " " : "") + args[i];
-  } else if (std::find(joined.begin(), joined.end(), macro) != joined.end()) {
-    for (const auto& a : args) text += a;
-  } else {
-    return "";
-  }
-  return unescape_roff(text);
-}
-
-// The entries of the man page's "mirrorfs options" subsection: each .TP is
-// followed by its tag line ("-o NAME...") and its paragraph, up to the next
-// .TP, .SS or .SH.
 std::vector<OptionDoc> options_in_man(const std::string& man) {
-  std::vector<std::string> entries;
-  bool in_section = false, want_tag = false;
-  for (const std::string& line : lines_of(man)) {
-    bool is_heading = line.rfind(".SS", 0) == 0 || line.rfind(".SH", 0) == 0;
-    if (!in_section) {
-      if (line.rfind(".SS", 0) == 0) {
-        auto args = macro_args(line.substr(3));
-        std::string title;
-        for (const auto& a : args) title += (title.empty() ? "" : " ") + a;
-        in_section = unescape_roff(title) == "mirrorfs options";
-      }
-      continue;
-    }
-    if (is_heading) break;
-    if (line.rfind(".TP", 0) == 0) {
-      want_tag = true;
-      continue;
-    }
-    std::string text = roff_line_text(line);
-    if (want_tag) {
-      entries.push_back(text);
-      want_tag = false;
-    } else if (!entries.empty() && !text.empty()) {
-      entries.back() += " " + text;
-    }
-  }
-  std::vector<OptionDoc> docs;
-  for (const auto& e : entries) docs.push_back(option_doc(e));
-  return docs;
+  return testing_support::options_in_man(man, "OPTIONS", "mirrorfs options");
 }
 
 std::string read_man_page() {
@@ -310,11 +104,11 @@ TEST(HelpAndManPage, HelpListsTheCurrentMirrorfsOptions) {
   ASSERT_GE(help.size(), 4u) << r.output;
   std::vector<std::string> names;
   for (const auto& o : help) {
-    EXPECT_FALSE(o.name.empty()) << r.output;
-    EXPECT_FALSE(o.default_text.empty()) << "no (default: ...) for -o " << o.name;
-    names.push_back(o.name);
+    ASSERT_EQ(o.names.size(), 1u) << r.output;
+    EXPECT_FALSE(o.default_text.empty()) << "no (default: ...) for " << o.names[0];
+    names.push_back(o.names[0]);
   }
-  for (const char* name : {"log_level", "log_file", "cache_timeout", "no_writeback"}) {
+  for (const char* name : {"-o log_level", "-o log_file", "-o cache_timeout", "-o no_writeback"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), name), names.end()) << name;
   }
 }
@@ -339,7 +133,7 @@ TEST(HelpAndManPage, ParsersHandleWrappingAndRoffEscapes) {
       "               two)\n"
       "    -o b       text (default: on)\n"
       "\nFUSE options:\n    -o c    (default: 1)\n";
-  std::vector<OptionDoc> want = {{"a", "one two"}, {"b", "on"}};
+  std::vector<OptionDoc> want = {{{"-o a"}, "one two"}, {{"-o b"}, "on"}};
   EXPECT_EQ(options_in_help(help), want);
   std::string man =
       ".SH OPTIONS\n.SS \"mirrorfs options\"\n"

@@ -23,7 +23,7 @@ std::vector<std::string> lines_of(const std::string& text) {
   return lines;
 }
 
-static std::string trim(const std::string& s) {
+std::string trim(const std::string& s) {
   size_t b = s.find_first_not_of(" \t");
   if (b == std::string::npos) return "";
   size_t e = s.find_last_not_of(" \t");
@@ -144,7 +144,39 @@ std::vector<OptionDoc> options_in_help(const std::string& help) {
   return docs;
 }
 
-// --- man/mirrord.8 -----------------------------------------------------------
+// --- mirrorfs --help (libfuse style) -----------------------------------------
+
+std::vector<OptionDoc> options_in_fuse_help(const std::string& help, const std::string& title) {
+  std::vector<std::string> entries;
+  bool in_section = false;
+  for (const std::string& line : lines_of(help)) {
+    if (!in_section) {
+      in_section = trim(line) == title;
+      continue;
+    }
+    std::string t = trim(line);
+    if (t.empty()) break;
+    if (t[0] == '-' || entries.empty()) {
+      entries.push_back(t);
+    } else {
+      entries.back() += " " + t;
+    }
+  }
+  static const std::regex name_re(R"(^-o\s+([A-Za-z0-9_]+))");
+  static const std::regex default_re(R"(\(default:\s*([^)]*)\))");
+  std::vector<OptionDoc> docs;
+  for (const auto& entry : entries) {
+    std::string text = collapse_spaces(entry);
+    OptionDoc doc;
+    std::smatch m;
+    if (std::regex_search(text, m, name_re)) doc.names = {"-o " + std::string(m[1])};
+    if (std::regex_search(text, m, default_re)) doc.default_text = collapse_spaces(m[1]);
+    docs.push_back(doc);
+  }
+  return docs;
+}
+
+// --- man pages -----------------------------------------------------------------
 
 // Roff escapes that may appear in the option entries, turned into the text
 // they print.
@@ -253,17 +285,24 @@ static std::string roff_line_text(const std::string& line) {
   return unescape_roff(text);
 }
 
-// One entry of OPTIONS: the tag ("-h, --help", "--listen ADDR:PORT") names
-// the option; the paragraph says "(default: ...)" or "(required)".
+// One entry of OPTIONS: the tag ("-h, --help", "--listen ADDR:PORT",
+// "-o log_level=LEVEL") names the option; the paragraph says
+// "(default: ...)" or "(required)".
 static OptionDoc option_in_man_entry(const std::string& tag, const std::string& body) {
   OptionDoc doc;
-  std::istringstream words(collapse_spaces(tag));
-  for (std::string w; words >> w;) {
-    bool more = ends_with(w, ",");
-    if (more) w.pop_back();
-    if (w.empty() || w[0] != '-') break;
-    doc.names.push_back(w.substr(0, w.find('=')));
-    if (!more) break;
+  std::vector<std::string> words;
+  std::istringstream in(collapse_spaces(tag));
+  for (std::string w; in >> w;) words.push_back(w);
+  if (words.size() >= 2 && words[0] == "-o") {
+    doc.names = {"-o " + words[1].substr(0, words[1].find('='))};
+  } else {
+    for (std::string w : words) {
+      bool more = ends_with(w, ",");
+      if (more) w.pop_back();
+      if (w.empty() || w[0] != '-') break;
+      doc.names.push_back(w.substr(0, w.find('=')));
+      if (!more) break;
+    }
   }
   std::string text = collapse_spaces(body);
   static const std::regex default_re(R"(\(default:\s*([^)]*)\))");
