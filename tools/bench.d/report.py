@@ -42,7 +42,32 @@ def load(path):
             rows.append(dict(workload=wl, target=target, metric=metric, unit=unit,
                              better=better, text=value, over=over,
                              value=None if value == "FAIL" or over else float(value)))
-    return rows
+    return pair_with_native(rows)
+
+
+def pair_with_native(rows):
+    """With --paired, native ran again before each target: each target's base is
+    the native figure recorded last before it, and native's runs become one
+    row, their median (with "runs" saying how many)."""
+    last, runs, merged = {}, {}, []
+    for r in rows:
+        if r["target"] == "native" and r["metric"] != "-":
+            last[r["metric"]] = r["value"]
+            if r["metric"] in runs:
+                runs[r["metric"]].append(r)
+                continue
+            runs[r["metric"]] = [r]
+        elif r["metric"] in last:
+            r["base"] = last[r["metric"]]
+        merged.append(r)
+    for group in runs.values():
+        if len(group) > 1:
+            values = sorted(g["value"] for g in group if g["value"] is not None)
+            if values:
+                group[0]["value"] = values[len(values) // 2]
+                group[0]["text"] = str(group[0]["value"])
+            group[0]["runs"] = len(group)
+    return merged
 
 
 def ordered(rows, key):
@@ -58,6 +83,8 @@ def ratio_of(better, value, base):
 def ratio(rows, r):
     if r["better"] == "raw":
         return None
+    if "base" in r:
+        return ratio_of(r["better"], r["value"], r["base"])
     base = next((n for n in rows if n["target"] == "native" and n["metric"] == r["metric"]), None)
     return ratio_of(r["better"], r["value"], base and base["value"])
 
@@ -102,6 +129,10 @@ def table(rows, workload):
             else:
                 figures.append((fmt(cells[m]["value"]), fmt(ratio(rows, cells[m]))))
         print(("  %-20s" % t + "".join("%15s %6s" % f for f in figures)).rstrip())
+    runs = max((r.get("runs", 1) for r in mine if r["target"] == "native"), default=1)
+    if runs > 1:
+        print("  (native: median of %d runs; each target's ratio is to the native run just"
+              " before it)" % runs)
     print()
 
 
