@@ -95,6 +95,9 @@ class LocalReplicator final : public Replicator, public LocalHeartbeat::Link, pu
   // The copy (local_sync.cc): its identity checked when the link comes up,
   // the walks that sync or verify it.
   enum class WalkKind { none, initial_sync, resync, resync_checksum, verify, verify_checksum };
+  static bool repairs(WalkKind k) {
+    return k == WalkKind::initial_sync || k == WalkKind::resync || k == WalkKind::resync_checksum;
+  }
   void open_identity();
   void close_identity();
   void sync_loop();

@@ -295,8 +295,7 @@ void LocalReplicator::check_copy() {
 }
 
 void LocalReplicator::run_walk(WalkKind kind) {
-  const bool repair = kind == WalkKind::initial_sync || kind == WalkKind::resync ||
-                      kind == WalkKind::resync_checksum;
+  const bool repair = repairs(kind);
   auto progress = std::make_shared<SyncProgress>();
   std::optional<std::string> resume_after;
   std::vector<std::string> roots;
@@ -452,10 +451,7 @@ void LocalReplicator::resync(bool discard_copy, bool checksum) {
     }
   }
   if (!link_up_) throw std::runtime_error("the peer is not connected: nothing to repair");
-  if (walk_wanted_ == WalkKind::initial_sync || walk_wanted_ == WalkKind::resync ||
-      walk_wanted_ == WalkKind::resync_checksum) {
-    return;
-  }
+  if (repairs(walk_wanted_)) return;  // one is wanted or running: this joins it
   if (walk_wanted_ != WalkKind::none) throw std::runtime_error("a verify is running");
   copy_inconsistent_ = true;
   walk_resume_after_.reset();

@@ -103,25 +103,27 @@ void PeerConnection::submit(PendingPtr request) {
   lock.unlock();
   const ssize_t reached = write_frame_from(fd, request->frame, 0, /*wait=*/false);
   lock.lock();
+  const bool sender_has_work = !end_write_locked(fd, request, reached);
+  lock.unlock();
+  if (sender_has_work) changed_.notify_all();
+}
+
+bool PeerConnection::end_write_locked(int fd, const PendingPtr& request, ssize_t reached) {
   writing_ = false;
-  if (reached < 0) {
-    if (element_.fd.load() == fd && !broken_) {
-      broken_ = true;
-      shutdown(fd, SHUT_RDWR);
-    }
-  } else if (static_cast<size_t>(reached) < request->frame.size()) {
-    partial_ = std::move(request);
-    partial_offset_ = static_cast<size_t>(reached);
-  } else {
+  idle_.notify_all();  // close() may be waiting for the write to end
+  if (reached == static_cast<ssize_t>(request->frame.size())) {
     bytes_sent_ += request->frame.size();
     ++requests_sent_;
-    lock.unlock();
-    idle_.notify_all();  // close() may wait for the write to end; the sender has nothing to do
-    return;
+    return true;
   }
-  lock.unlock();
-  idle_.notify_all();
-  changed_.notify_all();
+  if (reached >= 0) {
+    partial_ = request;
+    partial_offset_ = static_cast<size_t>(reached);
+  } else if (element_.fd.load() == fd && !broken_) {
+    broken_ = true;
+    shutdown(fd, SHUT_RDWR);
+  }
+  return false;
 }
 
 void PeerConnection::break_connection(int fd) {
@@ -266,19 +268,9 @@ void PeerConnection::send_loop() {
     int fd = element_.fd.load();
     writing_ = true;
     lock.unlock();
-    bool sent = write_frame_from(fd, next->frame, offset, /*wait=*/true) ==
-                static_cast<ssize_t>(next->frame.size());
+    const ssize_t reached = write_frame_from(fd, next->frame, offset, /*wait=*/true);
     lock.lock();
-    writing_ = false;
-    if (sent) {
-      bytes_sent_ += next->frame.size();
-      ++requests_sent_;
-    }
-    idle_.notify_all();
-    if (!sent && element_.fd.load() == fd && !broken_) {
-      broken_ = true;
-      shutdown(fd, SHUT_RDWR);
-    }
+    end_write_locked(fd, next, reached);  // a blocking write ends whole or failed
   }
 }
 

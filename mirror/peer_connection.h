@@ -7,6 +7,8 @@
 // already applied without applying it twice). Internal to mirror/.
 #pragma once
 
+#include <sys/types.h>
+
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -101,6 +103,10 @@ class PeerConnection {
   int establish();  // returns the connected, authenticated socket or -1
   void break_connection(int fd);
   void drop_socket(std::unique_lock<std::mutex>& lock);
+  // A write of `request` on `fd` ended at `reached` (write_frame_from's
+  // result): counts it, keeps it as partial_ for the sender to finish, or
+  // breaks the connection. True when the frame went out whole.
+  bool end_write_locked(int fd, const PendingPtr& request, ssize_t reached);
 
   const LinkContext& link_;
   ConnectionElement& element_;

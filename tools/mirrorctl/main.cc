@@ -193,21 +193,25 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"sync", "async"}));
   mode->add_option("TARGET", o.target, target_help)->required();
 
-  // --max-time, not --timeout: the global --timeout (milliseconds per reply)
-  // is also accepted after the command, and one name with two units would
-  // mean what its position says.
-  const char* max_time_help =
-      "give up waiting after SECONDS (exit 2); the walk goes on in the daemon";
+  // What verify and resync share, after their own flags (--help keeps this
+  // order). --max-time, not --timeout: the global --timeout (milliseconds per
+  // reply) is also accepted after the command, and one name with two units
+  // would mean what its position says.
+  auto add_walk_options = [&](CLI::App* command) {
+    command
+        ->add_option("--max-time", o.sync.max_seconds,
+                     "give up waiting after SECONDS (exit 2); the walk goes on in the daemon")
+        ->default_str("none")
+        ->check(CLI::PositiveNumber)
+        ->type_name("SECONDS");
+    command->add_flag("--json", o.sync.json, "print the final sync status as JSON");
+    command->add_option("TARGET", o.target, target_help)->required();
+  };
   auto* verify = app.add_subcommand(
       "verify", "compare the copy with the primary (exit 0 equal, 1 differ, 2 failed)");
   verify->add_flag("--checksum", o.sync.checksum,
                    "compare contents too, by block checksums computed on each side");
-  verify->add_option("--max-time", o.sync.max_seconds, max_time_help)
-      ->default_str("none")
-      ->check(CLI::PositiveNumber)
-      ->type_name("SECONDS");
-  verify->add_flag("--json", o.sync.json, "print the final sync status as JSON");
-  verify->add_option("TARGET", o.target, target_help)->required();
+  add_walk_options(verify);
   auto* resync =
       app.add_subcommand("resync", "repair the copy from the primary (exit 0 repaired, 2 failed)");
   resync->add_flag("--discard-copy", o.sync.discard_copy,
@@ -215,12 +219,7 @@ int main(int argc, char** argv) {
   resync->add_flag("--checksum", o.sync.checksum,
                    "compare the contents of every file by block checksums, not only of files "
                    "whose size or mtime differ");
-  resync->add_option("--max-time", o.sync.max_seconds, max_time_help)
-      ->default_str("none")
-      ->check(CLI::PositiveNumber)
-      ->type_name("SECONDS");
-  resync->add_flag("--json", o.sync.json, "print the final sync status as JSON");
-  resync->add_option("TARGET", o.target, target_help)->required();
+  add_walk_options(resync);
 
   std::vector<std::string> args(argv + 1, argv + argc);
   try {
